@@ -1,0 +1,41 @@
+"""harness: prompt, few-shot, fine-tune or RAG? Decide with evidence.
+
+The public API for plugin authors: `hookimpl` to implement hooks, `Strategy` and
+`Predictor` to write a strategy, `Metric` and `Reporter` for metrics and reporters.
+Heavy libraries (torch, transformers) are imported only when a run needs them.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("harness")
+
+from harness.metrics import ExampleOutput, Metric  # noqa: E402
+from harness.reporting.base import ReportContext, Reporter  # noqa: E402
+from harness.strategy import (  # noqa: E402
+    AdaptContext,
+    NoSettings,
+    Predictor,
+    PromptedPredictor,
+    Strategy,
+)
+from harness.suites import Example, Suite  # noqa: E402
+
+__all__ = [
+    "AdaptContext",
+    "Example",
+    "ExampleOutput",
+    "Metric",
+    "NoSettings",
+    "Predictor",
+    "PromptedPredictor",
+    "ReportContext",
+    "Reporter",
+    "Strategy",
+    "Suite",
+    "__version__",
+    "hookimpl",
+]

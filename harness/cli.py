@@ -1,0 +1,276 @@
+"""The `harness` command line.
+
+Exit codes: 0 success; 1 the run finished but some cells failed (or a plugin hook
+raised); 2 bad input (suite, config, flag, model path) — reported without a traceback,
+and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harness import __version__
+from harness.errors import HarnessError, InputError, PluginError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Compare prompting, few-shot, fine-tuning and RAG on the same held-out "
+        "suites, with forgetting checks and costs.",
+    )
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    parser.add_argument(
+        "--block-plugin",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="do not load plugin NAME (repeatable; also HARNESS_BLOCK_PLUGINS=a,b)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the strategies × suites matrix")
+    run.add_argument("config", nargs="?", type=Path, help="run config YAML (default: the demo)")
+    run.add_argument("--model", help="hub id or local folder of a causal LM")
+    run.add_argument("--strategies", type=_csv, help="comma-separated, e.g. zero-shot,few-shot")
+    run.add_argument("--suites", type=_csv, help="comma-separated suite names or suite.yaml paths")
+    run.add_argument("--out", help="run folder (default: reports/<run-id>)")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--max-test-examples", type=int, metavar="N", help="evaluate at most N")
+    run.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
+    run.add_argument("--dtype", help="auto (default: bf16 on CUDA, fp32 on CPU), float32, ...")
+    run.add_argument("--chat-template", choices=["auto", "on", "off"])
+    run.set_defaults(func=cmd_run)
+
+    plugins = sub.add_parser("plugins", help="list strategies, metrics, suites and reporters")
+    plugins.add_argument("-v", "--verbose", action="store_true", help="show strategy settings")
+    plugins.set_defaults(func=cmd_plugins)
+
+    suites = sub.add_parser("suites", help="list the known suites")
+    suites.set_defaults(func=cmd_suites)
+
+    validate = sub.add_parser("validate", help="check suite files or run configs")
+    validate.add_argument("files", nargs="+", type=Path)
+    validate.set_defaults(func=cmd_validate)
+
+    report = sub.add_parser("report", help="re-render the report of an earlier run")
+    report.add_argument("run_dir", type=Path)
+    report.add_argument("--reporter", action="append", help="reporter name (repeatable)")
+    report.set_defaults(func=cmd_report)
+
+    try:
+        from harness.lab.cli import add_lab_commands
+    except ImportError:
+        pass
+    else:
+        add_lab_commands(sub)
+    return parser
+
+
+def _plugins(args: argparse.Namespace, extra_block: Sequence[str] = ()):  # type: ignore[no-untyped-def]
+    from harness.plugin_manager import load_plugins
+
+    return load_plugins(block=[*args.block_plugin, *extra_block])
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.config import RunConfig, StrategyEntry, load_config
+    from harness.runner import Runner, make_plan
+
+    config = load_config(args.config) if args.config else RunConfig()
+    overrides = {
+        "model": args.model,
+        "out": args.out,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "max_test_examples": args.max_test_examples,
+        "device": args.device,
+        "dtype": args.dtype,
+        "chat_template": args.chat_template,
+    }
+    update = {k: v for k, v in overrides.items() if v is not None}
+    if args.suites:
+        update["suites"] = args.suites
+    if args.strategies:
+        known = {s.row: s for s in config.strategies}
+        update["strategies"] = [known.get(n) or StrategyEntry(name=n) for n in args.strategies]
+    config = RunConfig.model_validate(config.model_dump() | update)
+    plugins = _plugins(args, config.block_plugins)
+    plugins.raise_for_failures()
+    source = str(args.config) if args.config else "command line"
+    plan = make_plan(config, plugins, source)
+    outcome = Runner(plan, plugins).run()
+    console = Console()
+    for error in outcome.hook_errors:
+        console.print(f"[yellow]plugin hook error:[/yellow] {error}", highlight=False)
+    console.print(f"Run folder: {outcome.run_dir}", highlight=False, soft_wrap=True)
+    return outcome.exit_code
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from harness.strategy import settings_help
+
+    plugins = _plugins(args)
+    console = Console()
+    table = Table(title="harness plugins")
+    for column in ("kind", "name", "plugin", "package", "version"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("about", overflow="ellipsis", no_wrap=True)
+    for kind, registry in (
+        ("strategy", plugins.strategies),
+        ("metric", plugins.metrics),
+        ("suite", plugins.suites),
+        ("reporter", plugins.reporters),
+    ):
+        for entry in registry.entries():
+            item = entry.item
+            about = (
+                item.parent.name
+                if isinstance(item, Path)
+                else (item.__doc__ or "").strip().split("\n")[0]
+            )
+            p = entry.provenance
+            table.add_row(kind, entry.name, p.plugin, p.package, p.version, about)
+    console.print(table)
+    if args.verbose:
+        for entry in plugins.strategies.entries():
+            rows = settings_help(entry.item.settings_class)
+            if rows:
+                console.print(f"\n[bold]{entry.name}[/bold] settings:")
+                for name, default, help_text in rows:
+                    console.print(f"  {name} = {default}  {help_text}", highlight=False)
+    for name in plugins.blocked:
+        console.print(f"[yellow]blocked:[/yellow] {name}")
+    for failure in plugins.failures:
+        console.print(f"[red]failed:[/red] {failure}", highlight=False)
+    return EXIT_BAD_INPUT if plugins.failures else EXIT_OK
+
+
+def _about(item: object) -> str:
+    if isinstance(item, Path):
+        return str(item.parent.name)
+    text = getattr(item, "description", "") or (getattr(item, "__doc__", "") or "")
+    return text.strip().split("\n")[0]
+
+
+def cmd_suites(args: argparse.Namespace) -> int:
+    from harness.suites import read_suite_spec
+
+    plugins = _plugins(args)
+    table = Table(title="harness suites")
+    for column in ("name", "version", "task", "role", "primary metric", "path"):
+        table.add_column(column)
+    for entry in plugins.suites.entries():
+        spec = read_suite_spec(entry.item)
+        table.add_row(
+            spec.name, spec.version, spec.task, spec.role, spec.primary_metric, str(entry.item)
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from harness._yaml import load_yaml
+    from harness.config import load_config
+    from harness.runner import make_plan
+    from harness.suites import load_suite
+
+    plugins = _plugins(args)
+    problems = []
+    console = Console()
+    for path in args.files:
+        try:
+            data, _ = load_yaml(path, "YAML")
+            if isinstance(data, dict) and "task" in data:
+                suite = load_suite(path, plugins.metrics.as_dict())
+                sizes = ", ".join(
+                    f"{s} {len(suite.split(s))}" for s in ("train", "validation", "test")
+                )
+                console.print(
+                    f"[green]ok[/green] suite {suite.name} v{suite.version} ({sizes})",
+                    highlight=False,
+                )
+            else:
+                config = load_config(path)
+                plan = make_plan(
+                    config.model_copy(update={"model": config.model or "(demo)"}),
+                    plugins,
+                    str(path),
+                )
+                console.print(
+                    f"[green]ok[/green] run config: {len(plan.strategies)} strategies × {len(plan.suites)} suites",
+                    highlight=False,
+                )
+        except InputError as e:
+            problems.extend(e.problems)
+    if problems:
+        _print_problems(problems)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.reporting.base import ReportContext
+    from harness.results import read_results
+
+    results = read_results(args.run_dir)
+    plugins = _plugins(args)
+    names = args.reporter or ["terminal", "markdown"]
+    unknown = [n for n in names if n not in plugins.reporters]
+    if unknown:
+        raise InputError.single(
+            "--reporter",
+            "reporter",
+            f"unknown reporter {unknown[0]!r}",
+            f"use one of {plugins.reporters.names()}",
+        )
+    context = ReportContext(results=results, run_dir=args.run_dir, console=Console())
+    for name in names:
+        plugins.reporters[name]().render(context)
+    return EXIT_OK
+
+
+def _print_problems(problems: Sequence[object]) -> None:
+    err = Console(stderr=True)
+    count = len(problems)
+    err.print(
+        f"[red]error:[/red] {count} problem{'s' if count != 1 else ''} found:", highlight=False
+    )
+    for problem in problems:
+        err.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InputError as e:
+        _print_problems(e.problems)
+        return EXIT_BAD_INPUT
+    except PluginError as e:
+        Console(stderr=True).print(f"[red]plugin error:[/red] {e}", highlight=False, markup=False)
+        return EXIT_BAD_INPUT
+    except HarnessError as e:
+        Console(stderr=True).print(f"error: {e}", highlight=False, markup=False)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted: nothing was written")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

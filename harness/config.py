@@ -1,0 +1,145 @@
+"""The run config: which model, strategies and suites, and how to run them.
+
+Loaded from YAML (or built from CLI flags), validated with every problem reported at
+once. Strategy entries are a name (`few-shot`), a name with settings
+(`{name: few-shot, k: 8}`), a labelled variant (`{name: few-shot, label: few-shot-8, k: 8}`)
+or a composition (`lora+rag`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness._yaml import LineMap, line_of, load_yaml
+from harness.errors import InputError, Problem
+
+
+class StrategyEntry(BaseModel):
+    """One strategy of the matrix, with its settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="a strategy name, or names joined by '+' to compose them")
+    label: str | None = Field(None, description="the row name in reports (default: name)")
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def row(self) -> str:
+        return self.label or self.name
+
+    @property
+    def chain(self) -> list[str]:
+        return [part.strip() for part in self.name.split("+")]
+
+
+class RunConfig(BaseModel):
+    """The schema of a run config file (and of `config.yaml` in a run folder)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, description="hub id or local folder; default: the demo model")
+    strategies: list[StrategyEntry] = Field(
+        default_factory=lambda: [StrategyEntry(name="zero-shot"), StrategyEntry(name="few-shot")]
+    )
+    suites: list[str] = Field(default_factory=list, description="suite names or suite.yaml paths")
+    seed: int = 0
+    out: str | None = Field(None, description="run folder; default reports/<run-id>")
+    batch_size: int = Field(16, ge=1)
+    device: str = "auto"
+    dtype: str = "auto"
+    chat_template: str = Field("auto", pattern="^(auto|on|off)$")
+    trust_remote_code: bool = False
+    bootstrap_resamples: int = Field(1000, ge=100)
+    max_test_examples: int | None = Field(None, ge=1, description="evaluate at most N per suite")
+    block_plugins: list[str] = Field(default_factory=list)
+    reporters: list[str] = Field(default_factory=lambda: ["terminal", "markdown"])
+
+
+def _normalise_strategies(raw: Any) -> Any:
+    """Accept `- few-shot` and `- {name: few-shot, k: 8}` as well as the explicit form."""
+    if not isinstance(raw, list):
+        return raw
+    out = []
+    for item in raw:
+        if isinstance(item, str):
+            out.append({"name": item})
+        elif isinstance(item, dict) and "settings" not in item:
+            settings = {k: v for k, v in item.items() if k not in ("name", "label")}
+            out.append(
+                {k: v for k, v in item.items() if k in ("name", "label")} | {"settings": settings}
+            )
+        else:
+            out.append(item)
+    return out
+
+
+def parse_config(data: Any, source: str, lines: LineMap | None = None) -> RunConfig:
+    """Validate config data; every problem reported with file, line, field and fix."""
+    lines = lines or {}
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError.single(source, "", "a run config must be a YAML mapping", "see README")
+    data = dict(data)
+    if "strategies" in data:
+        data["strategies"] = _normalise_strategies(data["strategies"])
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            name = ".".join(str(p) for p in loc)
+            if err["type"] == "extra_forbidden":
+                message, fix = f"unknown field {name!r}", "remove it or check its spelling"
+            else:
+                message, fix = err["msg"], "see the run config reference in README.md"
+            problems.append(Problem(source, name, message, fix, line_of(lines, loc)))
+        raise InputError(problems) from None
+
+
+def load_config(path: Path) -> RunConfig:
+    """Load and validate a run config file."""
+    data, lines = load_yaml(Path(path), "run config")
+    config = parse_config(data, str(path), lines)
+    # relative suite paths are relative to the config file, so a config travels with its suites
+    base = Path(path).parent
+    config.suites = [
+        str((base / s).resolve()) if s.endswith((".yaml", ".yml")) else s for s in config.suites
+    ]
+    return config
+
+
+def build_settings(settings_class: type, values: dict[str, Any], where: str, field: str) -> Any:
+    """Fill a strategy's settings dataclass, rejecting unknown keys and bad types."""
+    known = {f.name: f for f in dataclasses.fields(settings_class)}
+    problems = []
+    for key in values:
+        if key not in known:
+            problems.append(
+                Problem(
+                    where,
+                    f"{field}.{key}",
+                    f"unknown setting {key!r}",
+                    f"use one of {sorted(known) or 'none: this strategy has no settings'}",
+                )
+            )
+    if problems:
+        raise InputError(problems)
+    try:
+        settings = settings_class(**values)
+    except (TypeError, ValueError) as e:
+        raise InputError.single(
+            where, field, f"bad settings: {e}", "see `harness plugins -v`"
+        ) from None
+    validate = getattr(settings, "validate", None)
+    if callable(validate):
+        try:
+            validate()
+        except ValueError as e:
+            raise InputError.single(where, field, str(e), "see `harness plugins -v`") from None
+    return settings

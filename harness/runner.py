@@ -1,0 +1,534 @@
+"""One run, end to end.
+
+    run config -> plan (strategies × suites) -> for each strategy: adapt -> predictor
+    -> predictions on every suite (target and forgetting) -> metrics with CIs and paired
+    differences to zero-shot -> results.json -> reporters
+
+Each arrow is one call below. Lifecycle hooks fire at each step. A strategy that raises
+fails its own cells, never the run; everything is written into a staged folder that is
+renamed into place only when the run completes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harness import __version__
+from harness.config import RunConfig, StrategyEntry, build_settings
+from harness.demo import demo_model_path
+from harness.errors import InputError, Problem
+from harness.evaluate import estimate, predict, score_outputs
+from harness.events import (
+    AdaptFinished,
+    AdaptStarted,
+    CellFinished,
+    CellStarted,
+    RunFinished,
+    RunStarted,
+)
+from harness.manifest import build_manifest
+from harness.metrics import ExampleOutput, Metric
+from harness.models.base import LanguageModel
+from harness.plugin_manager import Plugins
+from harness.reporting.base import ReportContext
+from harness.resources import cuda_peak_memory_mb, peak_memory_mb, reset_peak_memory
+from harness.results import (
+    Cell,
+    Cost,
+    Delta,
+    MetricValue,
+    RunResults,
+    StagedDir,
+    SuiteInfo,
+    write_json,
+)
+from harness.stats import paired_difference
+from harness.strategy import AdaptContext, Predictor, Strategy
+from harness.suites import Suite, load_suite
+
+BASELINE = "zero-shot"
+
+
+# -- plan ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedStrategy:
+    """A row of the matrix: one strategy, or a chain of them (`lora+rag`)."""
+
+    row: str
+    chain: tuple[Strategy, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will do, fully validated before any work starts."""
+
+    config: RunConfig
+    model: str
+    strategies: tuple[PlannedStrategy, ...]
+    suites: tuple[Suite, ...]
+    metrics: dict[str, Metric]
+
+    @property
+    def targets(self) -> tuple[Suite, ...]:
+        return tuple(s for s in self.suites if s.role == "target")
+
+    @property
+    def forgetting(self) -> tuple[Suite, ...]:
+        return tuple(s for s in self.suites if s.role == "forgetting")
+
+
+def resolve_suite(ref: str, plugins: Plugins, metrics: dict[str, type[Metric]]) -> Suite:
+    """A suite by registered name, or by the path of its suite.yaml."""
+    path = plugins.suites.get(ref)
+    if path is None:
+        candidate = Path(ref)
+        if candidate.is_dir():
+            candidate = candidate / "suite.yaml"
+        if not candidate.is_file():
+            raise InputError.single(
+                ref,
+                "suites",
+                f"no suite named {ref!r} and no such suite file",
+                f"use a path to a suite.yaml or one of: {', '.join(plugins.suites.names())}",
+            )
+        path = candidate
+    return load_suite(path, metrics)
+
+
+def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -> Plan:
+    """Resolve names to plugins and suites; every problem is reported at once."""
+    problems: list[Problem] = []
+    metric_classes = plugins.metrics.as_dict()
+    suite_refs = config.suites or [
+        name for name in plugins.suites.names() if name.startswith("demo-")
+    ]
+    if not suite_refs:
+        problems.append(
+            Problem(source, "suites", "no suites to run", "list suites in the config or --suites")
+        )
+    suites: list[Suite] = []
+    for ref in suite_refs:
+        try:
+            suites.append(resolve_suite(ref, plugins, metric_classes))
+        except InputError as e:
+            problems.extend(e.problems)
+    names = [s.name for s in suites]
+    for dup in {n for n in names if names.count(n) > 1}:
+        problems.append(Problem(source, "suites", f"suite {dup!r} listed twice", "list it once"))
+
+    strategies: list[PlannedStrategy] = []
+    rows: set[str] = set()
+    for i, entry in enumerate(config.strategies):
+        where = f"strategies[{i}]"
+        try:
+            strategies.append(_plan_strategy(entry, plugins, source, where))
+        except InputError as e:
+            problems.extend(e.problems)
+            continue
+        if entry.row in rows:
+            problems.append(
+                Problem(source, where, f"row {entry.row!r} appears twice", "give one a `label`")
+            )
+        rows.add(entry.row)
+    for i, name in enumerate(config.reporters):
+        if name not in plugins.reporters:
+            problems.append(
+                Problem(
+                    source,
+                    f"reporters[{i}]",
+                    f"unknown reporter {name!r}",
+                    f"use one of {plugins.reporters.names()}",
+                )
+            )
+    if not config.strategies:
+        problems.append(Problem(source, "strategies", "no strategies to run", "list strategies"))
+    try:
+        model = config.model or demo_model_path()
+    except InputError as e:
+        problems.extend(e.problems)
+        model = ""
+    if problems:
+        raise InputError(problems)
+    needed = {m for s in suites for m in s.spec.metrics}
+    metrics = {name: metric_classes[name]() for name in sorted(needed)}
+    return Plan(config, model, tuple(strategies), tuple(suites), metrics)
+
+
+def _plan_strategy(
+    entry: StrategyEntry, plugins: Plugins, source: str, where: str
+) -> PlannedStrategy:
+    chain = entry.chain
+    links: list[Strategy] = []
+    for name in chain:
+        cls = plugins.strategies.get(name)
+        if cls is None:
+            raise InputError.single(
+                source,
+                f"{where}.name",
+                f"unknown strategy {name!r}",
+                f"use one of {plugins.strategies.names()} (see `harness plugins`)",
+            )
+        # a chain takes per-link settings keyed by link name; a single strategy, flat ones
+        values = entry.settings.get(name, {}) if len(chain) > 1 else entry.settings
+        if not isinstance(values, dict):
+            raise InputError.single(
+                source, f"{where}.{name}", "settings must be a mapping", "write `key: value` pairs"
+            )
+        links.append(cls(build_settings(cls.settings_class, values, source, where)))
+    return PlannedStrategy(entry.row, tuple(links))
+
+
+# -- run -----------------------------------------------------------------------------
+
+
+@dataclass
+class RunOutcome:
+    """What the CLI needs: the results, where they are, and the exit code."""
+
+    results: RunResults
+    run_dir: Path
+    exit_code: int
+    hook_errors: list[str] = field(default_factory=list)
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+class Runner:
+    """Executes a plan. Construct, then `run()`."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        plugins: Plugins,
+        *,
+        console: Console | None = None,
+        out_dir: Path | None = None,
+        run_id: str | None = None,
+        model_loader: Callable[[], LanguageModel] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.plugins = plugins
+        self.console = console or Console(stderr=True)
+        self.run_id = run_id or new_run_id()
+        config_out = plan.config.out
+        self.out_dir = Path(out_dir or config_out or Path("reports") / self.run_id)
+        self._model: LanguageModel | None = None
+        self._model_loader = model_loader or self._load_hf_model
+        self._outputs: dict[tuple[str, str], tuple[list[ExampleOutput], dict[str, np.ndarray]]] = {}
+
+    # the base model is loaded once per run and shared by every strategy
+    def base_model(self) -> LanguageModel:
+        if self._model is None:
+            with self.console.status(f"Loading model {self.plan.model}"):
+                self._model = self._model_loader()
+        return self._model
+
+    def _load_hf_model(self) -> LanguageModel:
+        from harness.models.hf import HFModel
+
+        c = self.plan.config
+        return HFModel.load(
+            self.plan.model,
+            device=c.device,
+            dtype=c.dtype,
+            trust_remote_code=c.trust_remote_code,
+            chat_template=c.chat_template,
+            batch_size=c.batch_size,
+        )
+
+    def run(self) -> RunOutcome:
+        plan = self.plan
+        self.base_model()  # a bad --model fails here: exit 2, nothing written
+        started = dt.datetime.now(dt.timezone.utc)
+        staged = StagedDir(self.out_dir)
+        try:
+            self._write_config(staged.path)
+            self.plugins.notify(
+                "harness_run_start",
+                RunStarted(
+                    self.run_id,
+                    self.out_dir,
+                    plan.model,
+                    tuple(s.row for s in plan.strategies),
+                    tuple(s.name for s in plan.suites),
+                ),
+            )
+            records: list[dict[str, Any]] = []
+            cells: list[Cell] = []
+            with self._progress() as progress:
+                for strategy in plan.strategies:
+                    predictor, adapt_cost, error = self._adapt(strategy, staged.path)
+                    for suite in plan.suites:
+                        cells.append(
+                            self._evaluate(
+                                strategy, suite, predictor, adapt_cost, error, records, progress
+                            )
+                        )
+            self._add_deltas(cells)
+            results = RunResults(
+                run_id=self.run_id,
+                harness_version=__version__,
+                model=plan.model,
+                seed=plan.config.seed,
+                suites=[self._suite_info(s) for s in plan.suites],
+                cells=cells,
+                started_at=started.isoformat(timespec="seconds"),
+                finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            )
+            self._write_results(staged.path, results, records)
+            self._report(results, staged.path)
+            run_dir = staged.commit()
+        except BaseException:
+            staged.discard()
+            raise
+        self.plugins.notify("harness_run_end", RunFinished(self.run_id, run_dir, results))
+        failed = any(c.status == "failed" for c in results.cells) or self.plugins.hook_errors
+        return RunOutcome(
+            results, run_dir, 1 if failed else 0, [str(e) for e in self.plugins.hook_errors]
+        )
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _adapt(
+        self, strategy: PlannedStrategy, run_dir: Path
+    ) -> tuple[Predictor | None, Cost, str | None]:
+        """Adapt the base model through the strategy's chain; errors fail its cells only."""
+        targets = tuple(s.name for s in self.plan.targets)
+        self.plugins.notify("harness_adapt_start", AdaptStarted(self.run_id, strategy.row, targets))
+        reset_peak_memory()
+        start = time.perf_counter()
+        error = None
+        predictor: Predictor | None = None
+        try:
+            predictor = Predictor(self.base_model())
+            for link in strategy.chain:
+                work_dir = run_dir / "artifacts" / strategy.row / link.name
+                work_dir.mkdir(parents=True, exist_ok=True)
+                predictor = link.adapt(
+                    AdaptContext(
+                        model_name=self.plan.model,
+                        targets=self.plan.targets,
+                        seed=self.plan.config.seed,
+                        work_dir=work_dir,
+                        load_model=self.base_model,
+                        upstream=predictor,
+                        forgetting=self.plan.forgetting,
+                    )
+                )
+                if not isinstance(predictor, Predictor):
+                    raise TypeError(
+                        f"strategy {link.name!r} returned {type(predictor).__name__}, "
+                        "expected a harness.Predictor"
+                    )
+        except Exception as e:
+            predictor, error = None, _describe(e, f"adapting with {strategy.row!r}")
+        seconds = time.perf_counter() - start
+        cost = Cost(
+            adapt_seconds=round(seconds, 3),
+            trainable_params=predictor.trainable_parameters if predictor else 0,
+            peak_memory_mb=round(max(peak_memory_mb(), cuda_peak_memory_mb()), 1),
+        )
+        self.plugins.notify(
+            "harness_adapt_end", AdaptFinished(self.run_id, strategy.row, targets, seconds, error)
+        )
+        return predictor, cost, error
+
+    def _evaluate(
+        self,
+        strategy: PlannedStrategy,
+        suite: Suite,
+        predictor: Predictor | None,
+        adapt_cost: Cost,
+        adapt_error: str | None,
+        records: list[dict[str, Any]],
+        progress: Progress,
+    ) -> Cell:
+        """Predict one suite's test split, score it, and return the cell."""
+        self.plugins.notify(
+            "harness_cell_start", CellStarted(self.run_id, strategy.row, suite.name)
+        )
+        if predictor is None:
+            cell = Cell(
+                strategy=strategy.row,
+                suite=suite.name,
+                status="failed",
+                error=adapt_error,
+                cost=adapt_cost,
+            )
+            self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
+            return cell
+        examples = suite.test[: self.plan.config.max_test_examples]
+        metrics = {name: self.plan.metrics[name] for name in suite.spec.metrics}
+        task = progress.add_task(f"{strategy.row} · {suite.name}", total=len(examples))
+        reset_peak_memory()
+        start = time.perf_counter()
+        try:
+            predicted = predict(
+                predictor,
+                suite,
+                examples,
+                reference_logprob=any(m.needs_reference_logprob for m in metrics.values()),
+                progress=lambda n: progress.advance(task, n),
+            )
+            eval_seconds = time.perf_counter() - start
+            scores = score_outputs(predicted.outputs, metrics)
+            estimates = estimate(
+                predicted.outputs,
+                scores,
+                metrics,
+                seed=self.plan.config.seed,
+                n_resamples=self.plan.config.bootstrap_resamples,
+            )
+        except Exception as e:
+            progress.remove_task(task)
+            cell = Cell(
+                strategy=strategy.row,
+                suite=suite.name,
+                status="failed",
+                error=_describe(e, f"evaluating {strategy.row!r} on {suite.name!r}"),
+                cost=adapt_cost,
+            )
+            self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
+            return cell
+        progress.update(task, completed=len(examples), visible=False)
+        self._outputs[(strategy.row, suite.name)] = (predicted.outputs, scores)
+        model = predictor.model
+        prompt_tokens = [model.count_tokens(p) for p in predicted.prompts]
+        for i, (example, prompt, output) in enumerate(
+            zip(examples, predicted.prompts, predicted.outputs, strict=True)
+        ):
+            record: dict[str, Any] = {
+                "strategy": strategy.row,
+                "suite": suite.name,
+                "example_id": example.id,
+                "prompt": prompt,
+                "prediction": output.prediction,
+                "reference": list(output.references),
+                "scores": {name: float(values[i]) for name, values in scores.items()},
+            }
+            if output.candidates:
+                record["candidate_logprobs"] = dict(
+                    zip(output.candidates, output.candidate_logprobs, strict=True)
+                )
+            if output.reference_logprob is not None:
+                record["reference_logprob"] = output.reference_logprob
+                record["reference_tokens"] = output.reference_tokens
+            records.append(record)
+        cost = adapt_cost.model_copy(
+            update={
+                "eval_seconds": round(eval_seconds, 3),
+                "peak_memory_mb": round(
+                    max(adapt_cost.peak_memory_mb, peak_memory_mb(), cuda_peak_memory_mb()), 1
+                ),
+                "prompt_tokens_mean": round(float(np.mean(prompt_tokens)), 2)
+                if prompt_tokens
+                else 0.0,
+            }
+        )
+        cell = Cell(
+            strategy=strategy.row,
+            suite=suite.name,
+            status="ok",
+            metrics={n: MetricValue(value=e.value, ci95=e.ci95) for n, e in estimates.items()},
+            cost=cost,
+        )
+        self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
+        return cell
+
+    def _add_deltas(self, cells: list[Cell]) -> None:
+        """Each cell's paired difference to the zero-shot cell of the same suite."""
+        for cell in cells:
+            base = self._outputs.get((BASELINE, cell.suite))
+            mine = self._outputs.get((cell.strategy, cell.suite))
+            if cell.strategy == BASELINE or base is None or mine is None:
+                continue
+            for name, metric in self.plan.metrics.items():
+                if name not in mine[1]:
+                    continue
+                d = paired_difference(
+                    metric,
+                    mine[0],
+                    mine[1][name],
+                    base[0],
+                    base[1][name],
+                    seed=self.plan.config.seed,
+                    n_resamples=self.plan.config.bootstrap_resamples,
+                )
+                cell.delta_vs_zero_shot[name] = Delta(
+                    value=d.value, ci95=d.ci95, p_value=d.p_value, test=d.test
+                )
+
+    # -- files ---------------------------------------------------------------------------
+
+    def _suite_info(self, suite: Suite) -> SuiteInfo:
+        primary = self.plan.metrics[suite.spec.primary_metric]
+        n_test = len(suite.test[: self.plan.config.max_test_examples])
+        return SuiteInfo(
+            name=suite.name,
+            version=suite.version,
+            role=suite.role,
+            task=suite.task,
+            primary_metric=suite.spec.primary_metric,
+            n_test=n_test,
+            higher_is_better=primary.higher_is_better,
+            content_hash=suite.content_hash,
+        )
+
+    def _write_config(self, run_dir: Path) -> None:
+        data = self.plan.config.model_dump(mode="json")
+        data["model"] = self.plan.model
+        data["suites"] = [str(s.path) for s in self.plan.suites]
+        (run_dir / "config.yaml").write_text(
+            yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
+        )
+
+    def _write_results(
+        self, run_dir: Path, results: RunResults, records: list[dict[str, Any]]
+    ) -> None:
+        write_json(run_dir / "results.json", results.model_dump(mode="json"))
+        with (run_dir / "predictions.jsonl").open("w", encoding="utf-8") as f:
+            for record in records:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        write_json(
+            run_dir / "manifest.json",
+            build_manifest(self.plan.model, self.plan.suites, self.plan.config.seed),
+        )
+
+    def _report(self, results: RunResults, run_dir: Path) -> None:
+        context = ReportContext(results=results, run_dir=run_dir, console=Console())
+        for name in self.plan.config.reporters:
+            self.plugins.reporters[name]().render(context)
+
+    def _progress(self) -> Progress:
+        return Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+
+
+def _describe(e: BaseException, doing: str) -> str:
+    frames = traceback.extract_tb(e.__traceback__)
+    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(e).__name__} while {doing}: {e}{where}"

@@ -1,0 +1,137 @@
+"""The strategy contract: adapt a base model, return a predictor.
+
+A strategy receives an `AdaptContext` (the base model, the target suites with their
+train / validation splits, a seed, a working folder, and the predictor it builds upon)
+and returns a `Predictor`: a model plus the way it prompts it. Prompting strategies
+change the prompt, fine-tuning strategies change the model, retrieval adds context;
+composed strategies (`lora+rag`) are chains in which each link adapts the predictor the
+previous one returned.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from harness.models.base import (
+    ContinuationScore,
+    GenerationRequest,
+    LanguageModel,
+    ProgressCallback,
+    ScoreRequest,
+)
+from harness.suites import Example, Suite
+
+
+class Predictor:
+    """A model and how it prompts it; what every strategy returns.
+
+    The default prompt is the suite's template. Subclasses override `prompt` (or the
+    batched `prompts`) to add demonstrations or retrieved context, and may wrap another
+    predictor's model. `trainable_parameters` is reported as a cost.
+    """
+
+    def __init__(self, model: LanguageModel, *, trainable_parameters: int = 0) -> None:
+        self.model = model
+        self.trainable_parameters = trainable_parameters
+
+    def prompt(self, suite: Suite, example: Example) -> str:
+        """The prompt for one test example."""
+        return suite.render(example)
+
+    def prompts(self, suite: Suite, examples: Sequence[Example]) -> list[str]:
+        """Prompts for many examples; override to batch expensive work (embeddings)."""
+        return [self.prompt(suite, example) for example in examples]
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
+    ) -> list[str]:
+        return self.model.generate(requests, progress)
+
+    def score(
+        self, requests: Sequence[ScoreRequest], progress: ProgressCallback | None = None
+    ) -> list[list[ContinuationScore]]:
+        return self.model.loglikelihood(requests, progress)
+
+
+class PromptedPredictor(Predictor):
+    """A predictor that rewrites the prompts of another predictor (few-shot, RAG)."""
+
+    def __init__(self, inner: Predictor) -> None:
+        super().__init__(inner.model, trainable_parameters=inner.trainable_parameters)
+        self.inner = inner
+
+    def prompt(self, suite: Suite, example: Example) -> str:
+        return self.inner.prompt(suite, example)
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
+    ) -> list[str]:
+        return self.inner.generate(requests, progress)
+
+    def score(
+        self, requests: Sequence[ScoreRequest], progress: ProgressCallback | None = None
+    ) -> list[list[ContinuationScore]]:
+        return self.inner.score(requests, progress)
+
+
+@dataclass(frozen=True)
+class AdaptContext:
+    """Everything a strategy may use to adapt."""
+
+    #: the base model's name or path (a hub id or a local folder)
+    model_name: str
+    #: the suites to adapt to, with their train and validation splits (never test)
+    targets: tuple[Suite, ...]
+    #: the run's seed
+    seed: int
+    #: a private folder for this strategy's artifacts in this run
+    work_dir: Path
+    #: returns the loaded base model (loaded once per run, shared: do not modify it)
+    load_model: Callable[[], LanguageModel]
+    #: the predictor to build upon: the base model with the suite's template, or the
+    #: predictor of the previous strategy in a composition such as `lora+rag`
+    upstream: Predictor
+    #: the forgetting suites of the run (replay data for multi-task training)
+    forgetting: tuple[Suite, ...] = ()
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    """A strategy without settings."""
+
+
+class Strategy(ABC):
+    """Base class of strategies. Register subclasses through `harness_register_strategies`.
+
+    Settings are a dataclass (`settings_class`) whose fields carry `metadata={"help": ...}`;
+    the run config's strategy entry fills it and unknown keys are rejected.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    settings_class: ClassVar[type] = NoSettings
+
+    def __init__(self, settings: Any = None) -> None:
+        self.settings = settings if settings is not None else self.settings_class()
+
+    @abstractmethod
+    def adapt(self, context: AdaptContext) -> Predictor:
+        """Adapt to `context.targets` and return the predictor to evaluate."""
+
+
+def settings_help(settings_class: type) -> list[tuple[str, str, str]]:
+    """(name, default, help) for each field of a settings dataclass."""
+    rows = []
+    for f in fields(settings_class):
+        if f.default is not MISSING:
+            default = repr(f.default)
+        elif f.default_factory is not MISSING:
+            default = repr(f.default_factory())
+        else:
+            default = "(required)"
+        rows.append((f.name, default, f.metadata.get("help", "")))
+    return rows

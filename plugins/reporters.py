@@ -1,0 +1,14 @@
+"""The built-in reporters."""
+
+from __future__ import annotations
+
+from harness import hookimpl
+from harness.registry import Registry
+from harness.reporting.markdown import MarkdownReporter
+from harness.reporting.terminal import TerminalReporter
+
+
+@hookimpl
+def harness_register_reporters(registry: Registry) -> None:
+    registry.add(TerminalReporter)
+    registry.add(MarkdownReporter)
