@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="do not load plugin NAME (repeatable; also HARNESS_BLOCK_PLUGINS=a,b)",
     )
+    parser.add_argument(
+        "-p",
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also load the plugin module MODULE by import name (repeatable)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the strategies × suites matrix")
@@ -81,9 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plugins(args: argparse.Namespace, extra_block: Sequence[str] = ()):  # type: ignore[no-untyped-def]
+    import importlib
+
     from harness.plugin_manager import load_plugins
 
-    return load_plugins(block=[*args.block_plugin, *extra_block])
+    extra = []
+    for name in args.plugin:
+        try:
+            extra.append((name, importlib.import_module(name)))
+        except ImportError as e:
+            raise InputError.single(
+                "--plugin", "plugin", f"cannot import {name!r}: {e}", "check the module name"
+            ) from None
+    return load_plugins(block=[*args.block_plugin, *extra_block], extra=extra)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -294,6 +294,7 @@ class Runner:
                 finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             )
             self._write_results(staged.path, results, records)
+            _remove_empty_dirs(staged.path / "artifacts")
             self._report(results, staged.path)
             run_dir = staged.commit()
         except BaseException:
@@ -526,6 +527,16 @@ class Runner:
             console=self.console,
             transient=True,
         )
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    if not any(root.iterdir()):
+        root.rmdir()
 
 
 def _describe(e: BaseException, doing: str) -> str:

@@ -46,7 +46,9 @@ class SplitFiles(_Strict):
 class FieldMap(_Strict):
     """Where our fields live in each JSONL record (dotted paths for nested keys)."""
 
-    id: str | None = Field(None, description="unique example id; default: the line number")
+    id: str | None = Field(
+        None, description="unique example id; default: the record's `id`, else split:line"
+    )
     input: str = "input"
     target: str = "target"
     choices: str = "choices"
@@ -317,7 +319,7 @@ def _read_split(
             bad(number, "", "line is not a JSON object", "write one JSON object per line")
             continue
         try:
-            raw_id = _dig(record, fields.id) if fields.id else number
+            raw_id = _dig(record, fields.id) if fields.id else record.get("id", f"{split}:{number}")
             raw_input = _dig(record, fields.input)
             raw_target = _dig(record, fields.target)
         except KeyError as e:

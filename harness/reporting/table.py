@@ -53,20 +53,20 @@ def _metric_cell(cell: Cell | None, suite: SuiteInfo) -> tuple[TableCell, float 
     if metric is None:
         return TableCell("—"), None
     lo, hi = metric.ci95
-    text = f"{_fmt(metric.value)} [{_fmt(lo)}, {_fmt(hi)}]"
+    text = f"{_fmt(metric.value)}\n[{_fmt(lo)}, {_fmt(hi)}]"
     delta = cell.delta_vs_zero_shot.get(suite.primary_metric)
     significant = False
     if delta is not None and not math.isnan(delta.value):
         significant = delta.p_value < SIGNIFICANCE
         mark = "*" if significant else ""
-        text += f" ({delta.value:+.3f}{mark})"
+        text += f"\nΔ {delta.value:+.3f}{mark}"
     return TableCell(text, significant=significant), metric.value
 
 
 def _mark_best(cells: list[TableCell], values: list[float | None], higher: bool) -> list[TableCell]:
     known = [v for v in values if v is not None and not math.isnan(v)]
-    if len(known) < 2:
-        return cells
+    if len(known) < 2 or len(set(known)) == 1:
+        return cells  # nothing to choose between
     best = max(known) if higher else min(known)
     return [
         TableCell(c.text, best=True, failed=c.failed, significant=c.significant)
@@ -115,7 +115,10 @@ def build_table(results: RunResults) -> ComparisonTable:
 
 
 LEGEND = (
-    "Each suite: primary metric [95% CI] (difference to zero-shot; * = p < 0.05, paired test). "
-    "Best of each column in bold. Costs: adaptation seconds, evaluation seconds over all "
-    "suites, trainable parameters, peak memory, mean prompt tokens."
+    "Each suite: primary metric, its 95% CI, and Δ = difference to zero-shot on the same "
+    "examples (* = p < 0.05, paired test). Best of each column highlighted."
+)
+COST_LEGEND = (
+    "adapt s: adaptation time; eval s: evaluation time over all suites; peak MB: peak "
+    "memory; prompt tokens: mean prompt length."
 )

@@ -1,0 +1,1 @@
+"""Throwaway plugins used by the tests, loaded with `--plugin tests.plugins.NAME`."""
