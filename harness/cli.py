@@ -144,9 +144,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     plugins = _plugins(args)
     console = Console()
     table = Table(title="harness plugins")
-    for column in ("kind", "name", "plugin", "package", "version"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("about", overflow="ellipsis", no_wrap=True)
+    table.add_column("kind", min_width=8)
+    table.add_column("name", min_width=15)
+    table.add_column("from (plugin · package version)", min_width=24)
+    table.add_column("about")
     for kind, registry in (
         ("strategy", plugins.strategies),
         ("metric", plugins.metrics),
@@ -154,14 +155,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         ("reporter", plugins.reporters),
     ):
         for entry in registry.entries():
-            item = entry.item
-            about = (
-                item.parent.name
-                if isinstance(item, Path)
-                else (item.__doc__ or "").strip().split("\n")[0]
-            )
             p = entry.provenance
-            table.add_row(kind, entry.name, p.plugin, p.package, p.version, about)
+            source = f"{p.plugin} · {p.package} {p.version}".strip()
+            table.add_row(kind, entry.name, source, _about(entry.item))
     console.print(table)
     if args.verbose:
         for entry in plugins.strategies.entries():
@@ -229,7 +225,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     str(path),
                 )
                 console.print(
-                    f"[green]ok[/green] run config: {len(plan.strategies)} strategies × {len(plan.suites)} suites",
+                    f"[green]ok[/green] run config: {len(plan.strategies)} strategies"
+                    f" × {len(plan.suites)} suites",
                     highlight=False,
                 )
         except InputError as e:

@@ -8,6 +8,7 @@ import time: `load_plugins()` builds a fresh manager each call.
 
 from __future__ import annotations
 
+import difflib
 import os
 import traceback
 from collections.abc import Callable, Iterable
@@ -69,7 +70,7 @@ class Plugins:
     def notify(self, hook_name: str, event: Any) -> None:
         """Call lifecycle hook `hook_name` on every plugin; a raising plugin is recorded."""
         hook = getattr(self.manager.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():
             try:
                 impl.function(event=event)
             except Exception as e:
@@ -137,10 +138,19 @@ def load_plugins(
             manager.register(load(), name=name)
         except Exception as e:
             fail(name, f"could not load: {_short(e)}")
-    try:
-        manager.check_pending()
-    except pluggy.PluginValidationError as e:
-        fail(e.plugin_name if hasattr(e, "plugin_name") else "?", f"unknown hook: {e}")
+    # what pluggy's check_pending does, but reporting every misspelled hook of every plugin
+    hook_names = sorted(n for n in vars(hookspecs) if n.startswith("harness_"))
+    for name in dir(manager.hook):
+        caller = getattr(manager.hook, name)
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if not impl.opts.get("optionalhook"):
+                close = difflib.get_close_matches(name, hook_names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                fail(impl.plugin_name, f"implements unknown hook {name!r}{hint}")
+                if manager.get_plugin(impl.plugin_name) is not None:
+                    manager.unregister(name=impl.plugin_name)
 
     plugins = Plugins(
         manager=manager,
@@ -160,7 +170,7 @@ def load_plugins(
     ):
         # called one plugin at a time so that each item is attributed to its plugin and
         # one broken plugin is reported by name without hiding the others
-        for impl in reversed(getattr(manager.hook, hook_name).get_hookimpls()):
+        for impl in getattr(manager.hook, hook_name).get_hookimpls():  # registration order
             registry._current = provenance.get(
                 impl.plugin_name, Provenance(impl.plugin_name, "", "")
             )
