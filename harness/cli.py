@@ -11,12 +11,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from harness import __version__
 from harness.errors import HarnessError, InputError, PluginError
+
+if TYPE_CHECKING:
+    from harness.plugin_manager import Plugins
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -88,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plugins(args: argparse.Namespace, extra_block: Sequence[str] = ()):  # type: ignore[no-untyped-def]
+def _plugins(args: argparse.Namespace, extra_block: Sequence[str] = ()) -> Plugins:
     import importlib
 
     from harness.plugin_manager import load_plugins
@@ -208,7 +212,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             data, _ = load_yaml(path, "YAML")
-            if isinstance(data, dict) and "task" in data:
+            if _looks_like_suite(data):
                 suite = load_suite(path, plugins.metrics.as_dict())
                 sizes = ", ".join(
                     f"{s} {len(suite.split(s))}" for s in ("train", "validation", "test")
@@ -235,6 +239,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _print_problems(problems)
         return EXIT_BAD_INPUT
     return EXIT_OK
+
+
+def _looks_like_suite(data: object) -> bool:
+    """A mapping with more suite keys than run-config keys is checked as a suite."""
+    from harness.config import RunConfig
+    from harness.suites import SuiteSpec
+
+    if not isinstance(data, dict):
+        return False
+    suite_keys = len(data.keys() & SuiteSpec.model_fields.keys())
+    config_keys = len(data.keys() & RunConfig.model_fields.keys())
+    return suite_keys > config_keys
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ or a composition (`lora+rag`).
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -109,29 +111,85 @@ def load_config(path: Path) -> RunConfig:
     # relative suite paths are relative to the config file, so a config travels with its suites
     base = Path(path).parent
     config.suites = [
-        str((base / s).resolve()) if s.endswith((".yaml", ".yml")) else s for s in config.suites
+        str((base / s).resolve()) if (base / s).exists() or s.endswith((".yaml", ".yml")) else s
+        for s in config.suites
     ]
     return config
 
 
+def _type_error(value: Any, hint: Any) -> str | None:
+    """Why `value` does not fit the annotation `hint` (None when it fits or we cannot tell)."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        errors = [_type_error(value, option) for option in options]
+        return None if any(e is None for e in errors) else errors[0]
+    if origin is typing.Literal:
+        allowed = typing.get_args(hint)
+        return None if value in allowed else f"must be one of {list(allowed)}"
+    if hint is type(None):
+        return None if value is None else "must be null"
+    if hint is bool:
+        return None if isinstance(value, bool) else "must be true or false"
+    if hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else f"must be an integer, got {value!r}"
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else f"must be a number, got {value!r}"
+    if hint is str:
+        return None if isinstance(value, str) else f"must be a text, got {value!r}"
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            return f"must be a list, got {value!r}"
+        inner = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        if len(inner) == 1:
+            for item in value:
+                error = _type_error(item, inner[0])
+                if error:
+                    return f"items {error}"
+        return None
+    if origin is dict:
+        return None if isinstance(value, dict) else f"must be a mapping, got {value!r}"
+    return None
+
+
 def build_settings(settings_class: type, values: dict[str, Any], where: str, field: str) -> Any:
-    """Fill a strategy's settings dataclass, rejecting unknown keys and bad types."""
+    """Fill a strategy's settings dataclass, rejecting unknown keys, wrong types and values.
+
+    Each problem names the setting; the settings class's optional `validate()` method
+    checks values (raising ValueError).
+    """
     known = {f.name: f for f in dataclasses.fields(settings_class)}
+    hints = typing.get_type_hints(settings_class)
     problems = []
-    for key in values:
+    converted: dict[str, Any] = {}
+    for key, value in values.items():
         if key not in known:
+            choices = sorted(known) or "none: this strategy has no settings"
             problems.append(
                 Problem(
-                    where,
-                    f"{field}.{key}",
-                    f"unknown setting {key!r}",
-                    f"use one of {sorted(known) or 'none: this strategy has no settings'}",
+                    where, f"{field}.{key}", f"unknown setting {key!r}", f"use one of {choices}"
                 )
             )
+            continue
+        hint = hints.get(key, Any)
+        error = _type_error(value, hint)
+        if error:
+            problems.append(
+                Problem(
+                    where, f"{field}.{key}", f"setting {key!r} {error}", "see `harness plugins -v`"
+                )
+            )
+            continue
+        is_tuple = typing.get_origin(hint) is tuple or tuple in typing.get_args(hint)
+        converted[key] = tuple(value) if isinstance(value, list) and is_tuple else value
     if problems:
         raise InputError(problems)
     try:
-        settings = settings_class(**values)
+        settings = settings_class(**converted)
     except (TypeError, ValueError) as e:
         raise InputError.single(
             where, field, f"bad settings: {e}", "see `harness plugins -v`"
@@ -140,6 +198,6 @@ def build_settings(settings_class: type, values: dict[str, Any], where: str, fie
     if callable(validate):
         try:
             validate()
-        except ValueError as e:
+        except (TypeError, ValueError) as e:
             raise InputError.single(where, field, str(e), "see `harness plugins -v`") from None
     return settings

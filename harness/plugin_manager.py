@@ -9,6 +9,7 @@ import time: `load_plugins()` builds a fresh manager each call.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import traceback
 from collections.abc import Callable, Iterable
@@ -124,7 +125,7 @@ def load_plugins(
             prov = Provenance(ep.name, dist.name if dist else "", dist.version if dist else "")
             candidates.append((ep.name, ep.load, prov))
     for name, obj in extra:
-        candidates.append((name, lambda obj=obj: obj, Provenance(name, "", "")))
+        candidates.append((name, functools.partial(_identity, obj), Provenance(name, "", "")))
 
     for name, load, prov in candidates:
         provenance[name] = prov
@@ -181,6 +182,10 @@ def load_plugins(
             finally:
                 registry._current = None
     return plugins
+
+
+def _identity(obj: object) -> object:
+    return obj
 
 
 def _short(e: BaseException) -> str:

@@ -92,8 +92,10 @@ class Plan:
         return tuple(s for s in self.suites if s.role == "forgetting")
 
 
-def resolve_suite(ref: str, plugins: Plugins, metrics: dict[str, type[Metric]]) -> Suite:
-    """A suite by registered name, or by the path of its suite.yaml."""
+def resolve_suite(
+    ref: str, plugins: Plugins, metrics: dict[str, type[Metric]], source: str = "run config"
+) -> Suite:
+    """A suite by registered name, or by the path of its suite.yaml (or its folder)."""
     path = plugins.suites.get(ref)
     if path is None:
         candidate = Path(ref)
@@ -101,7 +103,7 @@ def resolve_suite(ref: str, plugins: Plugins, metrics: dict[str, type[Metric]]) 
             candidate = candidate / "suite.yaml"
         if not candidate.is_file():
             raise InputError.single(
-                ref,
+                source,
                 "suites",
                 f"no suite named {ref!r} and no such suite file",
                 f"use a path to a suite.yaml or one of: {', '.join(plugins.suites.names())}",
@@ -124,7 +126,7 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
     suites: list[Suite] = []
     for ref in suite_refs:
         try:
-            suites.append(resolve_suite(ref, plugins, metric_classes))
+            suites.append(resolve_suite(ref, plugins, metric_classes, source))
         except InputError as e:
             problems.extend(e.problems)
     names = [s.name for s in suites]

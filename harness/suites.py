@@ -489,6 +489,16 @@ def _spec_problems(path: Path, data: Any, lines: LineMap) -> tuple[SuiteSpec | N
         return None, problems
 
 
+def _first_missing_slot(suite: Suite, slots: set[str]) -> tuple[str, str, str] | None:
+    """(split, example id, slot) of the first record a template slot cannot be filled from."""
+    for split in SPLITS:
+        for example in suite._splits.get(split, ()):
+            for slot in sorted(slots):
+                if slot not in example.record:
+                    return split, example.id, slot
+    return None
+
+
 def _metrics_for(task: str, known_metrics: Mapping[str, Any]) -> list[str]:
     return sorted(n for n, m in known_metrics.items() if task in m.tasks)
 
@@ -551,6 +561,17 @@ def load_suite(path: Path, known_metrics: Mapping[str, Any] | None = None) -> Su
                         at("metrics", i),
                     )
                 )
+    if isinstance(spec.labels, tuple) and len(set(spec.labels)) < len(spec.labels):
+        duplicates = sorted({x for x in spec.labels if spec.labels.count(x) > 1})
+        problems.append(
+            Problem(
+                where,
+                "labels",
+                f"labels listed twice: {duplicates}",
+                "list each label once",
+                at("labels"),
+            )
+        )
     if spec.task == "classification" and len(spec.label_set) < 2:
         problems.append(
             Problem(
@@ -626,7 +647,7 @@ def load_suite(path: Path, known_metrics: Mapping[str, Any] | None = None) -> Su
         raise InputError(problems)
 
     suite = Suite(spec, path)
-    ids: dict[str, str] = {}
+    seen_in: dict[str, list[str]] = {}
     for split in SPLITS:
         relative = getattr(spec.splits, split)
         if relative is None:
@@ -635,32 +656,34 @@ def load_suite(path: Path, known_metrics: Mapping[str, Any] | None = None) -> Su
         problems.extend(split_problems)
         suite._splits[split] = examples
         for example in examples:
-            other = ids.setdefault(example.id, split)
-            if other != split:
-                problems.append(
-                    Problem(
-                        str(suite.root / relative),
-                        spec.fields.id or "id",
-                        f"id {example.id!r} is in both {other} and {split}",
-                        "keep splits disjoint: held-out examples must not leak into training",
-                        None,
-                    )
-                )
-                break
-    data_slots = slots - RESERVED_SLOTS
-    for example in suite._splits.get("test", ()):
-        missing = [s for s in sorted(data_slots) if s not in example.record]
-        if missing:
-            problems.append(
-                Problem(
-                    where,
-                    "prompt.template",
-                    f"slot {{{missing[0]}}} is not a field of test example {example.id!r}",
-                    "use {input}, {context}, {choices} or a key every record has",
-                    at("prompt", "template"),
-                )
+            seen_in.setdefault(example.id, []).append(split)
+    leaks: dict[tuple[str, str], list[str]] = {}
+    for example_id, splits in seen_in.items():
+        for later in splits[1:]:
+            leaks.setdefault((splits[0], later), []).append(example_id)
+    for (first, later), leaked in leaks.items():
+        shown = ", ".join(repr(i) for i in leaked[:5]) + (" ..." if len(leaked) > 5 else "")
+        problems.append(
+            Problem(
+                str(suite.root / getattr(spec.splits, later)),
+                spec.fields.id or "id",
+                f"{len(leaked)} id(s) in both {first} and {later}: {shown}",
+                "keep splits disjoint: held-out examples must not leak into training",
             )
-            break
+        )
+    missing = _first_missing_slot(suite, slots - RESERVED_SLOTS)
+    if missing is not None:
+        split, example_id, slot = missing
+        problems.append(
+            Problem(
+                where,
+                "prompt.template",
+                f"slot {{{slot}}} is not a field of {split} example {example_id!r} "
+                f"({getattr(spec.splits, split)})",
+                "use {input}, {context}, {choices} or a key every record has",
+                at("prompt", "template"),
+            )
+        )
     if spec.knowledge is not None:
         problems.extend(_read_documents(suite, spec.knowledge)[1])
     if problems:
