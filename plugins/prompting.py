@@ -53,6 +53,8 @@ class FewShotPredictor(PromptedPredictor):
         self.seed = seed
 
     def prompts(self, suite: Suite, examples: Sequence[Example]) -> list[str]:
+        if not examples:
+            return []
         pool = suite.train
         if not pool:
             raise ValueError(
