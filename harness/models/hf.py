@@ -40,9 +40,6 @@ _DTYPES = {
 }
 #: Used when neither the model config nor the tokenizer states a context length.
 _DEFAULT_MAX_LENGTH = 2048
-#: Candidate rows per forward pass, per prompt row of the batch. Candidate rows are
-#: short (only the candidate's tokens are new), so they batch wider than prompts.
-_CANDIDATE_ROWS_PER_PROMPT = 4
 
 
 @dataclass
@@ -63,8 +60,8 @@ class HFModel:
     """A Hugging Face causal language model implementing `LanguageModel`.
 
     Build it with `HFModel.load(name_or_path)`, or wrap an already loaded model and
-    tokenizer with the constructor. `batch_size` is the number of prompts per forward
-    pass. Decoding is greedy.
+    tokenizer with the constructor. `batch_size` is the number of sequences per forward
+    pass (prompts, or candidate continuations when scoring). Decoding is greedy.
     """
 
     def __init__(
@@ -103,7 +100,7 @@ class HFModel:
         )
         self.device = next(model.parameters()).device
         self.max_length = _max_length(model, tokenizer)
-        self._keeps_last_logits_only = (
+        self._supports_logits_to_keep = (
             "logits_to_keep" in inspect.signature(model.forward).parameters
         )
         # Decided on the first scoring batch: whether the model's cache can be shared.
@@ -308,7 +305,7 @@ class HFModel:
 
         input_ids, attention_mask = self._left_pad([item.context for item in items])
         position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        extra = {"logits_to_keep": 1} if self._keeps_last_logits_only else {}
+        extra = {"logits_to_keep": 1} if self._supports_logits_to_keep else {}
         output = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -316,7 +313,8 @@ class HFModel:
             use_cache=True,
             **extra,
         )
-        last_logprobs = torch.log_softmax(output.logits[:, -1, :].float(), dim=-1)
+        # One small [batch, vocab] transfer instead of one device sync per candidate.
+        last_logprobs = torch.log_softmax(output.logits[:, -1, :].float(), dim=-1).cpu()
         last_greedy = last_logprobs.argmax(dim=-1).tolist()
         cache = output.past_key_values
         if self._prefix_cache_ok is None:
@@ -340,8 +338,9 @@ class HFModel:
 
         if rows:
             rows.sort(key=lambda r: -len(items[r[0]].continuations[r[1]]))
-            row_budget = self.batch_size * _CANDIDATE_ROWS_PER_PROMPT
-            for chunk in _chunks(rows, row_budget):
+            # batch_size candidate rows per pass: each holds a copy of its context's
+            # cache, so memory stays that of the context pass.
+            for chunk in _chunks(rows, self.batch_size):
                 if self._prefix_cache_ok:
                     scored = self._score_from_cache(items, chunk, cache, attention_mask)
                 else:
@@ -396,12 +395,17 @@ class HFModel:
             sequences.append(items[b].context + tokens[:-1])
         input_ids, attention_mask = self._left_pad(sequences)
         position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        logits = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
-        ).logits
         # Left padding: every row's last len(tokens) - 1 positions predict tokens 2..
         candidates = [items[b].continuations[j] for b, j in rows]
         width = max(len(c) for c in candidates) - 1
+        extra = {"logits_to_keep": width} if self._supports_logits_to_keep else {}
+        logits = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=False,
+            **extra,
+        ).logits
         targets = torch.zeros((len(rows), width), dtype=torch.long, device=self.device)
         valid = torch.zeros((len(rows), width), dtype=torch.bool, device=self.device)
         for r, tokens in enumerate(candidates):
