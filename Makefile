@@ -32,7 +32,7 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python benchmarks/eval_throughput.py
+	$(BIN)/python -m benchmarks.eval_throughput
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
