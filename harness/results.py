@@ -10,12 +10,15 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import InputError
+from harness.metrics import ExampleOutput
 
 SCHEMA_VERSION = 1
 Status = Literal["ok", "failed", "skipped", "cached"]
@@ -133,3 +136,93 @@ class StagedDir:
 
     def discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+# -- predictions.jsonl ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One line of predictions.jsonl: a cell's output on one example, with its scores."""
+
+    strategy: str
+    suite: str
+    prompt: str
+    output: ExampleOutput
+    scores: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        o = self.output
+        line: dict[str, Any] = {
+            "strategy": self.strategy,
+            "suite": self.suite,
+            "example_id": o.example_id,
+            "prompt": self.prompt,
+            "prediction": o.prediction,
+            "reference": list(o.references),
+            "scores": self.scores,
+        }
+        if o.candidates:
+            line["candidate_logprobs"] = dict(zip(o.candidates, o.candidate_logprobs, strict=True))
+        if o.reference_logprob is not None:
+            line["reference_logprob"] = o.reference_logprob
+            line["reference_tokens"] = o.reference_tokens
+        return line
+
+    @classmethod
+    def from_json(cls, line: Mapping[str, Any]) -> PredictionRecord:
+        logprobs = line.get("candidate_logprobs") or {}
+        reference_logprob = line.get("reference_logprob")
+        reference_tokens = line.get("reference_tokens")
+        output = ExampleOutput(
+            example_id=str(line["example_id"]),
+            prediction=str(line["prediction"]),
+            references=tuple(str(r) for r in line["reference"]),
+            candidates=tuple(str(c) for c in logprobs),
+            candidate_logprobs=tuple(float(v) for v in logprobs.values()),
+            reference_logprob=None if reference_logprob is None else float(reference_logprob),
+            reference_tokens=None if reference_tokens is None else int(reference_tokens),
+        )
+        scores = {str(k): float(v) for k, v in dict(line["scores"]).items()}
+        return cls(
+            str(line["strategy"]), str(line["suite"]), str(line.get("prompt", "")), output, scores
+        )
+
+
+def write_predictions(path: Path, records: Iterable[PredictionRecord]) -> None:
+    with Path(path).open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+
+
+def read_predictions(path: Path) -> dict[tuple[str, str], list[PredictionRecord]]:
+    """predictions.jsonl grouped by (strategy, suite), in file order.
+
+    A malformed line raises `InputError` naming the file and line.
+    """
+    path = Path(path)
+    grouped: dict[tuple[str, str], list[PredictionRecord]] = {}
+    with path.open(encoding="utf-8") as f:
+        for number, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = PredictionRecord.from_json(json.loads(text))
+            except json.JSONDecodeError as e:
+                raise InputError.single(
+                    path,
+                    "",
+                    f"invalid JSON: {e.msg}",
+                    "pass predictions.jsonl as harness wrote it",
+                    number,
+                ) from None
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise InputError.single(
+                    path,
+                    "",
+                    f"malformed prediction record ({type(e).__name__}: {e})",
+                    "pass predictions.jsonl as harness wrote it",
+                    number,
+                ) from None
+            grouped.setdefault((record.strategy, record.suite), []).append(record)
+    return grouped

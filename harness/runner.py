@@ -12,14 +12,12 @@ renamed into place only when the run completes.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import yaml
@@ -41,7 +39,7 @@ from harness.events import (
 )
 from harness.manifest import build_manifest
 from harness.metrics import ExampleOutput, Metric
-from harness.models.base import LanguageModel
+from harness.models.base import LanguageModel, ScoreRequest
 from harness.plugin_manager import Plugins
 from harness.reporting.base import ReportContext
 from harness.resources import cuda_peak_memory_mb, peak_memory_mb, reset_peak_memory
@@ -50,10 +48,12 @@ from harness.results import (
     Cost,
     Delta,
     MetricValue,
+    PredictionRecord,
     RunResults,
     StagedDir,
     SuiteInfo,
     write_json,
+    write_predictions,
 )
 from harness.stats import paired_difference
 from harness.strategy import AdaptContext, Predictor, Strategy
@@ -241,6 +241,9 @@ class Runner:
         if self._model is None:
             with self.console.status(f"Loading model {self.plan.model}"):
                 self._model = self._model_loader()
+                # one tiny request first, so that one-off start-up work (kernel selection,
+                # allocator growth) is not timed as the first cell's evaluation
+                self._model.loglikelihood([ScoreRequest("warm-up", (" run",))])
         return self._model
 
     def _load_hf_model(self) -> LanguageModel:
@@ -273,7 +276,7 @@ class Runner:
                     tuple(s.name for s in plan.suites),
                 ),
             )
-            records: list[dict[str, Any]] = []
+            records: list[PredictionRecord] = []
             cells: list[Cell] = []
             with self._progress() as progress:
                 for strategy in plan.strategies:
@@ -361,7 +364,7 @@ class Runner:
         predictor: Predictor | None,
         adapt_cost: Cost,
         adapt_error: str | None,
-        records: list[dict[str, Any]],
+        records: list[PredictionRecord],
         progress: Progress,
     ) -> Cell:
         """Predict one suite's test split, score it, and return the cell."""
@@ -415,26 +418,11 @@ class Runner:
         self._outputs[(strategy.row, suite.name)] = (predicted.outputs, scores)
         model = predictor.model
         prompt_tokens = [model.count_tokens(p) for p in predicted.prompts]
-        for i, (example, prompt, output) in enumerate(
-            zip(examples, predicted.prompts, predicted.outputs, strict=True)
+        for i, (prompt, output) in enumerate(
+            zip(predicted.prompts, predicted.outputs, strict=True)
         ):
-            record: dict[str, Any] = {
-                "strategy": strategy.row,
-                "suite": suite.name,
-                "example_id": example.id,
-                "prompt": prompt,
-                "prediction": output.prediction,
-                "reference": list(output.references),
-                "scores": {name: float(values[i]) for name, values in scores.items()},
-            }
-            if output.candidates:
-                record["candidate_logprobs"] = dict(
-                    zip(output.candidates, output.candidate_logprobs, strict=True)
-                )
-            if output.reference_logprob is not None:
-                record["reference_logprob"] = output.reference_logprob
-                record["reference_tokens"] = output.reference_tokens
-            records.append(record)
+            scored = {name: float(values[i]) for name, values in scores.items()}
+            records.append(PredictionRecord(strategy.row, suite.name, prompt, output, scored))
         cost = adapt_cost.model_copy(
             update={
                 "eval_seconds": round(eval_seconds, 3),
@@ -504,12 +492,10 @@ class Runner:
         )
 
     def _write_results(
-        self, run_dir: Path, results: RunResults, records: list[dict[str, Any]]
+        self, run_dir: Path, results: RunResults, records: list[PredictionRecord]
     ) -> None:
         write_json(run_dir / "results.json", results.model_dump(mode="json"))
-        with (run_dir / "predictions.jsonl").open("w", encoding="utf-8") as f:
-            for record in records:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        write_predictions(run_dir / "predictions.jsonl", records)
         write_json(
             run_dir / "manifest.json",
             build_manifest(self.plan.model, self.plan.suites, self.plan.config.seed),
