@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_lab_commands(sub)
+    from harness.compare_cli import add_compare_commands
+
+    add_compare_commands(sub)
+    from harness.gate_cli import add_gate_commands
+
+    add_gate_commands(sub)
     return parser
 
 
@@ -259,7 +265,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     results = read_results(args.run_dir)
     plugins = _plugins(args)
-    names = args.reporter or ["terminal", "markdown"]
+    names = args.reporter or _run_reporters(args.run_dir)
     unknown = [n for n in names if n not in plugins.reporters]
     if unknown:
         raise InputError.single(
@@ -272,6 +278,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     for name in names:
         plugins.reporters[name]().render(context)
     return EXIT_OK
+
+
+def _run_reporters(run_dir: Path) -> list[str]:
+    """The reporters a run was configured with (the defaults when its config is unreadable)."""
+    from harness.config import RunConfig
+    from harness.reporting.evidence import read_run_config
+
+    reporters = read_run_config(run_dir).get("reporters")
+    if isinstance(reporters, list) and all(isinstance(r, str) for r in reporters):
+        return reporters
+    return list(RunConfig().reporters)
 
 
 def _print_problems(problems: Sequence[object]) -> None:

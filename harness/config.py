@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness._yaml import LineMap, line_of, load_yaml
 from harness.errors import InputError, Problem
+from harness.gate import GateConfig
+from harness.reporting.recommend import DecisionConstraints
 
 
 class StrategyEntry(BaseModel):
@@ -58,7 +60,11 @@ class RunConfig(BaseModel):
     bootstrap_resamples: int = Field(1000, ge=100)
     max_test_examples: int | None = Field(None, ge=1, description="evaluate at most N per suite")
     block_plugins: list[str] = Field(default_factory=list)
-    reporters: list[str] = Field(default_factory=lambda: ["terminal", "markdown"])
+    reporters: list[str] = Field(default_factory=lambda: ["terminal", "html", "markdown"])
+    gate: GateConfig | None = Field(None, description="thresholds for `harness check`")
+    decision: DecisionConstraints | None = Field(
+        None, description="constraints of the recommendation (see README, Decision report)"
+    )
 
 
 def _normalise_strategies(raw: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness import hookimpl
 from harness.registry import Registry
+from harness.reporting.html import HtmlReporter
 from harness.reporting.markdown import MarkdownReporter
 from harness.reporting.terminal import TerminalReporter
 
@@ -12,3 +13,4 @@ from harness.reporting.terminal import TerminalReporter
 def harness_register_reporters(registry: Registry) -> None:
     registry.add(TerminalReporter)
     registry.add(MarkdownReporter)
+    registry.add(HtmlReporter)

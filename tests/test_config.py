@@ -96,7 +96,7 @@ def test_defaults_when_keys_are_absent(tmp_path: Path) -> None:
     assert (config.device, config.dtype, config.trust_remote_code) == ("auto", "auto", False)
     assert config.bootstrap_resamples == 1000
     assert config.max_test_examples is None
-    assert config.reporters == ["terminal", "markdown"]
+    assert config.reporters == ["terminal", "html", "markdown"]
 
 
 def test_config_file_with_every_entry_form(tmp_path: Path) -> None:
@@ -318,9 +318,9 @@ def test_duplicate_row(suite: Path, plugins: Plugins) -> None:
 
 
 def test_unknown_reporter(suite: Path, plugins: Plugins) -> None:
-    config = plan_with(suite, reporters=["terminal", "html"])
+    config = plan_with(suite, reporters=["terminal", "pdf"])
     problem = only(plan_problems(config, plugins), "reporters[1]")
-    assert "'html'" in problem.message
+    assert "'pdf'" in problem.message
     assert "markdown" in problem.fix
 
 
@@ -340,7 +340,7 @@ def test_plan_problems_are_all_reported_at_once(
         "zero-shot",
         "zero-shot",
         suites=["no-such-suite", str(suite), str(suite)],
-        reporters=["html"],
+        reporters=["pdf"],
     )
     problems = plan_problems(config, plugins)
     assert sorted(p.field for p in problems) == sorted(

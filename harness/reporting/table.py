@@ -1,18 +1,24 @@
 """The comparison table, built once from results and rendered by each reporter.
 
 A row per strategy; a column per suite (primary metric with its 95% CI, and the paired
-difference to zero-shot), target suites first and forgetting suites grouped after them;
-then cost columns. The best value of each column is marked; failed cells say so.
+difference to zero-shot with its p-value), target suites first and forgetting suites
+grouped after them (a significant drop vs zero-shot is flagged); then cost columns. The
+best value of each column is marked; failed cells say so.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from harness.reporting.recommend import (
+    COST_AXES,
+    SIGNIFICANCE,
+    Decision,
+    format_p,
+    strategy_costs,
+)
 from harness.results import Cell, RunResults, SuiteInfo
-
-SIGNIFICANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,8 @@ class TableCell:
     failed: bool = False
     #: the paired difference to zero-shot is significant (p < 0.05)
     significant: bool = False
+    #: a forgetting suite, significantly worse than zero-shot
+    drop: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,12 +63,16 @@ def _metric_cell(cell: Cell | None, suite: SuiteInfo) -> tuple[TableCell, float 
     lo, hi = metric.ci95
     text = f"{_fmt(metric.value)}\n[{_fmt(lo)}, {_fmt(hi)}]"
     delta = cell.delta_vs_zero_shot.get(suite.primary_metric)
-    significant = False
+    significant = drop = False
     if delta is not None and not math.isnan(delta.value):
         significant = delta.p_value < SIGNIFICANCE
+        worse = delta.value < 0 if suite.higher_is_better else delta.value > 0
+        drop = significant and worse and suite.role == "forgetting"
         mark = "*" if significant else ""
-        text += f"\nΔ {delta.value:+.3f}{mark}"
-    return TableCell(text, significant=significant), metric.value
+        text += f"\nΔ {delta.value:+.3f}{mark} ({format_p(delta.p_value).replace(' ', '')})"
+        if drop:
+            text += "\nDROP"
+    return TableCell(text, significant=significant, drop=drop), metric.value
 
 
 def _mark_best(cells: list[TableCell], values: list[float | None], higher: bool) -> list[TableCell]:
@@ -69,27 +81,46 @@ def _mark_best(cells: list[TableCell], values: list[float | None], higher: bool)
         return cells  # nothing to choose between
     best = max(known) if higher else min(known)
     return [
-        TableCell(c.text, best=True, failed=c.failed, significant=c.significant)
-        if v is not None and v == best
-        else c
+        replace(c, best=True) if v is not None and v == best else c
         for c, v in zip(cells, values, strict=True)
     ]
 
 
 def _cost_columns(results: RunResults, strategy: str) -> tuple[list[str], list[float | None]]:
-    cells = [c for c in results.cells if c.strategy == strategy and c.status != "failed"]
-    if not cells:
-        return ["—"] * 5, [None] * 5
-    adapt = max(c.cost.adapt_seconds for c in cells)
-    evaluate = sum(c.cost.eval_seconds for c in cells)
-    params = max(c.cost.trainable_params for c in cells)
-    memory = max(c.cost.peak_memory_mb for c in cells)
-    tokens = sum(c.cost.prompt_tokens_mean for c in cells) / len(cells)
-    texts = [f"{adapt:.1f}", f"{evaluate:.1f}", f"{params:,}", f"{memory:,.0f}", f"{tokens:.0f}"]
-    return texts, [adapt, evaluate, float(params), memory, tokens]
+    costs = strategy_costs(results, strategy)
+    if costs is None:
+        return ["—"] * len(COST_TITLES), [None] * len(COST_TITLES)
+    latency = costs.latency_ms
+    texts = [
+        f"{costs.adapt_seconds:.1f}",
+        f"{costs.eval_seconds:.1f}",
+        "n/a" if latency is None else f"{latency:.1f}",
+        f"{costs.trainable_params:,}",
+        f"{costs.artifact_bytes / 1e6:,.1f}",
+        f"{costs.peak_memory_mb:,.0f}",
+        f"{costs.prompt_tokens:.0f}",
+    ]
+    values: list[float | None] = [
+        costs.adapt_seconds,
+        costs.eval_seconds,
+        latency,
+        float(costs.trainable_params),
+        float(costs.artifact_bytes),
+        costs.peak_memory_mb,
+        costs.prompt_tokens,
+    ]
+    return texts, values
 
 
-COST_TITLES = ("adapt s", "eval s", "trainable params", "peak MB", "prompt tokens")
+COST_TITLES = (
+    "adapt s",
+    "eval s",
+    "ms/example",
+    "trainable params",
+    "artifact MB",
+    "peak MB",
+    "prompt tokens",
+)
 
 
 def build_table(results: RunResults) -> ComparisonTable:
@@ -116,9 +147,32 @@ def build_table(results: RunResults) -> ComparisonTable:
 
 LEGEND = (
     "Each suite: primary metric, its 95% CI, and Δ = difference to zero-shot on the same "
-    "examples (* = p < 0.05, paired test). Best of each column highlighted."
+    "examples with its p-value (* = p < 0.05, paired test). DROP: a forgetting suite "
+    "significantly worse than zero-shot. Best of each column highlighted."
 )
 COST_LEGEND = (
-    "adapt s: adaptation time; eval s: evaluation time over all suites; peak MB: peak "
-    "memory; prompt tokens: mean prompt length."
+    "adapt s: adaptation time; eval s: evaluation time over all suites; ms/example: eval "
+    "latency per test example; artifact MB: size of what the strategy saved (0 when "
+    "unknown); peak MB: peak memory; prompt tokens: mean prompt length."
+)
+
+
+def pareto_rows(decision: Decision) -> tuple[list[str], list[list[str]]]:
+    """The Pareto view as a table: header and rows, best quality first."""
+    label, unit = COST_AXES[decision.cost_axis]
+    header = ["strategy", "quality", f"{label} ({unit})" if unit else label, "Pareto-optimal"]
+    rows = []
+    for p in sorted(decision.pareto, key=lambda p: (-p.quality, p.cost)):
+        cost = (
+            f"{p.cost:,.0f}"
+            if decision.cost_axis.endswith(("params", "bytes"))
+            else f"{p.cost:.1f}"
+        )
+        rows.append([p.strategy, f"{p.quality:.3f}", cost, "yes" if p.optimal else "no"])
+    return header, rows
+
+
+PARETO_LEGEND = (
+    "Pareto-optimal: no other strategy is at least as good on quality and at least as cheap "
+    "on this cost, and better on one of them."
 )

@@ -1,12 +1,24 @@
-"""The comparison tables in the terminal (rich): quality per suite, then costs."""
+"""The report in the terminal (rich): quality per suite, costs, the Pareto view, and the
+decision last, in a box right above the run folder's path, where the eye lands."""
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from harness.reporting.base import ReportContext, Reporter
-from harness.reporting.table import COST_LEGEND, LEGEND, ComparisonTable, build_table
+from harness.reporting.evidence import decide
+from harness.reporting.recommend import Decision
+from harness.reporting.table import (
+    COST_LEGEND,
+    LEGEND,
+    PARETO_LEGEND,
+    ComparisonTable,
+    build_table,
+    pareto_rows,
+)
 
 GROUP_STYLE = {"target": "bold cyan", "forgetting": "bold magenta", "cost": "bold"}
 
@@ -18,21 +30,65 @@ def _rich_table(table: ComparisonTable, groups: tuple[str, ...], title: str, cap
     for i in indexes:
         column = table.columns[i]
         prefix = "forgetting\n" if column.group == "forgetting" else ""
+        title = prefix + column.title
         grid.add_column(
-            Text(prefix + column.title, style=GROUP_STYLE[column.group]), justify="right"
+            Text(title, style=GROUP_STYLE[column.group]),
+            justify="right",
+            overflow="fold",  # narrow terminals: wrap a header, never cut it to "…"
         )
     for strategy, cells in table.rows:
         row = []
         for i in indexes:
             cell = cells[i]
-            style = "red" if cell.failed else ("bold green" if cell.best else "")
+            style = "red" if cell.failed or cell.drop else ("bold green" if cell.best else "")
             row.append(Text(cell.text, style=style))
         grid.add_row(strategy, *row)
     return grid
 
 
+VERDICT_STYLE = {"choose": "green", "tie": "yellow", "none": "red"}
+
+
+def _pareto_table(decision: Decision) -> Table | None:
+    header, rows = pareto_rows(decision)
+    if not rows:
+        return None
+    grid = Table(title="Pareto view", caption=PARETO_LEGEND, title_justify="left")
+    for i, title in enumerate(header):
+        grid.add_column(
+            title, justify="left" if i == 0 else "right", style="bold" if i == 0 else ""
+        )
+    for row in rows:
+        grid.add_row(*row[:-1], Text(row[-1], style="bold green" if row[-1] == "yes" else ""))
+    return grid
+
+
+def decision_panel(decision: Decision) -> Panel:
+    """The decision in a coloured box: headline, why, tie-breaker, constraints, exclusions."""
+    style = VERDICT_STYLE[decision.verdict]
+    parts: list[Text] = [Text(decision.reason)]
+    if decision.tie_breaker:
+        parts.append(
+            Text.assemble(
+                ("Tie-breaker suggestion (not a statistical win): ", "bold yellow"),
+                f"{decision.tie_breaker} — {decision.tie_breaker_reason}.",
+            )
+        )
+    constraints = " · ".join(decision.constraints) or "none set (add `decision:` to the config)"
+    parts.append(Text.assemble(("Constraints: ", "dim"), constraints))
+    parts.append(Text.assemble(("Quality: ", "dim"), decision.quality_label or "—"))
+    parts += [Text.assemble(("Excluded ", "dim"), f"{n}: {why}") for n, why in decision.excluded]
+    parts += [Text.assemble(("Note: ", "dim"), note) for note in decision.notes]
+    return Panel(
+        Group(*parts),
+        title=Text(decision.headline, style=f"bold {style}"),
+        title_align="left",
+        border_style=style,
+    )
+
+
 class TerminalReporter(Reporter):
-    """Prints the quality and cost tables, and any failures."""
+    """Prints the quality and cost tables, the Pareto view, failures, and the decision."""
 
     name = "terminal"
     description = "rich tables in the terminal"
@@ -50,5 +106,10 @@ class TerminalReporter(Reporter):
             )
         )
         console.print(_rich_table(table, ("cost",), "Cost", COST_LEGEND))
+        decision = decide(context.run_dir, results)
+        pareto = _pareto_table(decision)
+        if pareto is not None:
+            console.print(pareto)
         for strategy, suite, error in table.failures:
             console.print(Text.assemble(("failed ", "red"), f"{strategy} · {suite}: {error}"))
+        console.print(decision_panel(decision))

@@ -1,0 +1,152 @@
+"""What reporters read from a run folder besides results.json.
+
+Everything a report shows comes from the run folder's files, so `harness report RUN_DIR`
+re-renders it: per-example scores from `predictions.jsonl` (for paired tests), the
+`decision:` constraints and strategy chains from `config.yaml`, and loss curves that
+training strategies saved under `artifacts/<row>/` (`loss.jsonl` lines such as
+`{"step": 10, "loss": 1.9}` or `{"step": 10, "eval_loss": 2.1}`, or the Hugging Face
+Trainer's `trainer_state.json`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from harness.reporting.recommend import (
+    Decision,
+    DecisionConstraints,
+    knowledge_in_context_by_name,
+    recommend,
+)
+from harness.results import RunResults, read_predictions
+
+#: row -> {"train": [(step, loss)], "eval": [(step, loss)]}
+LossCurves = dict[str, dict[str, list[tuple[float, float]]]]
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """The run's resolved `config.yaml` ({} when absent or unreadable)."""
+    try:
+        data = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_constraints(run_dir: Path) -> tuple[DecisionConstraints, str | None]:
+    """The `decision:` section of the run config, and a note when it could not be used."""
+    raw = read_run_config(run_dir).get("decision")
+    if raw is None:
+        return DecisionConstraints(), None
+    try:
+        return DecisionConstraints.model_validate(raw), None
+    except ValidationError as e:
+        return DecisionConstraints(), f"config.yaml `decision:` ignored: {e.errors()[0]['msg']}"
+
+
+def read_paired_scores(
+    run_dir: Path, results: RunResults
+) -> dict[tuple[str, str], dict[str, float]]:
+    """(strategy, suite) -> example id -> per-example primary-metric score."""
+    path = Path(run_dir) / "predictions.jsonl"
+    if not path.is_file():
+        return {}
+    primary = {s.name: s.primary_metric for s in results.suites}
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for (strategy, suite), records in read_predictions(path).items():
+        metric = primary.get(suite)
+        scores = {r.output.example_id: r.scores[metric] for r in records if metric in r.scores}
+        if scores:
+            out[(strategy, suite)] = scores
+    return out
+
+
+def knowledge_in_context_lookup(run_dir: Path) -> Callable[[str], bool]:
+    """Whether a row's strategy keeps its knowledge in context (RAG) rather than weights.
+
+    Read from the `knowledge_in_context` class attribute of each strategy in the row's
+    chain (via the plugin registry); a row whose strategies do not say falls back to its
+    name containing `rag`.
+    """
+    chains: dict[str, list[str]] = {}
+    for entry in read_run_config(run_dir).get("strategies") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            row = entry.get("label") or entry["name"]
+            chains[str(row)] = [part.strip() for part in entry["name"].split("+")]
+    declared: dict[str, bool] = {}
+    try:
+        from harness.plugin_manager import load_plugins
+
+        registry = load_plugins().strategies
+        for name in {n for chain in chains.values() for n in chain}:
+            value = getattr(registry.get(name), "knowledge_in_context", None)
+            if isinstance(value, bool):
+                declared[name] = value
+    except Exception:  # a broken plugin must not break the report: fall back to names
+        declared = {}
+
+    def lookup(row: str) -> bool:
+        chain = chains.get(row, [row])
+        if any(declared.get(name) for name in chain):
+            return True
+        if all(name in declared for name in chain):
+            return False
+        return knowledge_in_context_by_name(row)
+
+    return lookup
+
+
+def decide(run_dir: Path, results: RunResults) -> Decision:
+    """The recommendation for a run, from its files."""
+    constraints, note = read_constraints(run_dir)
+    decision = recommend(
+        results,
+        constraints,
+        read_paired_scores(run_dir, results),
+        knowledge_in_context_lookup(run_dir),
+    )
+    if note:
+        from dataclasses import replace
+
+        decision = replace(decision, notes=(*decision.notes, note))
+    return decision
+
+
+def read_loss_curves(run_dir: Path, strategies: list[str]) -> LossCurves:
+    """Training and eval loss per step, for rows whose artifacts include a loss log."""
+    curves: LossCurves = {}
+    for row in strategies:
+        root = Path(run_dir) / "artifacts" / row
+        if not root.is_dir():
+            continue
+        records: list[dict[str, Any]] = []
+        for path in sorted(root.rglob("loss.jsonl")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(item, dict):
+                    records.append(item)
+        for path in sorted(root.rglob("trainer_state.json")):
+            try:
+                history = json.loads(path.read_text(encoding="utf-8")).get("log_history", [])
+            except (OSError, json.JSONDecodeError, AttributeError):
+                continue
+            records += [h for h in history if isinstance(h, dict)]
+        found: dict[str, list[tuple[float, float]]] = {}
+        for item in records:
+            step = item.get("step")
+            for key, kind in (("loss", "train"), ("eval_loss", "eval")):
+                value = item.get(key)
+                if isinstance(step, int | float) and isinstance(value, int | float):
+                    found.setdefault(kind, []).append((float(step), float(value)))
+        if found:
+            curves[row] = {k: sorted(set(v)) for k, v in found.items()}
+    return curves

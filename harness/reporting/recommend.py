@@ -1,0 +1,709 @@
+"""The recommendation: which strategy to choose under stated constraints, and why.
+
+Pure logic, no I/O: `recommend(results, constraints, paired_scores, knowledge_in_context)`
+returns a `Decision`. It is conservative on purpose:
+
+- quality is the mean of the primary metric over the decision's target suites
+  (`quality_suites`; default: every target suite whose primary metric is
+  higher-is-better);
+- a strategy is a candidate when it has no failed cells and meets every constraint;
+- the best candidate is chosen only when it is significantly better (p < 0.05) than
+  *every* other candidate: a paired test on the same test examples when per-example
+  scores exist (exact McNemar for one suite of 0/1 scores, else a stratified paired
+  bootstrap of the mean), otherwise non-overlapping 95% CIs on every quality suite;
+- otherwise the decision says which strategies cannot be separated, and names the
+  cheapest of them as a tie-breaker *suggestion*, labelled as such.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.results import Cell, RunResults, SuiteInfo
+
+SIGNIFICANCE = 0.05
+BOOTSTRAP_RESAMPLES = 2000
+
+CostAxis = Literal[
+    "latency_ms", "adapt_seconds", "trainable_params", "artifact_bytes", "prompt_tokens"
+]
+Verdict = Literal["choose", "tie", "none"]
+
+#: cost axis -> (label, unit) for sentences and plot axes
+COST_AXES: dict[str, tuple[str, str]] = {
+    "latency_ms": ("eval latency", "ms per example"),
+    "adapt_seconds": ("adaptation time", "s"),
+    "trainable_params": ("trainable parameters", ""),
+    "artifact_bytes": ("artifact size", "bytes"),
+    "prompt_tokens": ("prompt length", "tokens"),
+}
+
+
+class DecisionConstraints(BaseModel):
+    """The `decision:` section of a run config: what the recommendation must respect.
+
+    Every field is optional; unset constraints are not applied.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_quality: float | None = Field(
+        None, description="minimum quality: mean primary metric over the quality suites"
+    )
+    max_forgetting: float | None = Field(
+        None,
+        ge=0,
+        description="largest acceptable drop vs zero-shot on any forgetting suite, in "
+        "primary-metric units (0.02 = two accuracy points)",
+    )
+    max_latency_ms: float | None = Field(None, gt=0, description="eval latency per example")
+    max_adapt_seconds: float | None = Field(None, ge=0, description="adaptation time budget")
+    max_trainable_params: int | None = Field(None, ge=0)
+    max_artifact_bytes: int | None = Field(None, ge=0)
+    max_prompt_tokens: float | None = Field(None, gt=0, description="mean prompt length")
+    facts_change_often: bool = Field(
+        False,
+        description="set aside strategies that keep knowledge in trained weights; prefer "
+        "strategies with knowledge in context (RAG) in a tie",
+    )
+    quality_suites: list[str] | None = Field(
+        None, description="target suites that define quality (default: all higher-is-better)"
+    )
+    cost_axis: CostAxis = Field("latency_ms", description="cost axis of the Pareto view")
+
+    def describe(self) -> list[str]:
+        """The active constraints, in words."""
+        out = []
+        if self.min_quality is not None:
+            out.append(f"quality ≥ {self.min_quality:g}")
+        if self.max_forgetting is not None:
+            out.append(f"forgetting ≤ {self.max_forgetting:g} on every forgetting suite")
+        if self.max_latency_ms is not None:
+            out.append(f"eval latency ≤ {self.max_latency_ms:g} ms per example")
+        if self.max_adapt_seconds is not None:
+            out.append(f"adaptation ≤ {self.max_adapt_seconds:g} s")
+        if self.max_trainable_params is not None:
+            out.append(f"trainable parameters ≤ {self.max_trainable_params:,}")
+        if self.max_artifact_bytes is not None:
+            out.append(f"artifact size ≤ {_bytes(self.max_artifact_bytes)}")
+        if self.max_prompt_tokens is not None:
+            out.append(f"prompt length ≤ {self.max_prompt_tokens:g} tokens")
+        if self.facts_change_often:
+            out.append("facts change often")
+        return out
+
+
+def knowledge_in_context_by_name(strategy: str) -> bool:
+    """The fallback when a strategy class does not say: its name contains `rag`."""
+    return "rag" in strategy.lower()
+
+
+# -- profiles ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StrategyCosts:
+    """One strategy's costs over its cells; None where unknown."""
+
+    adapt_seconds: float
+    eval_seconds: float
+    latency_ms: float | None
+    trainable_params: int
+    artifact_bytes: int
+    peak_memory_mb: float
+    prompt_tokens: float
+
+    def axis(self, name: str) -> float | None:
+        value = getattr(self, name)
+        return None if value is None else float(value)
+
+
+def strategy_costs(results: RunResults, strategy: str) -> StrategyCosts | None:
+    """Costs of a strategy's ok cells (None when it has none).
+
+    Eval latency per example = total eval seconds / total test examples; a missing
+    `artifact_bytes` (strategies that write nothing) counts as 0.
+    """
+    cells = [c for c in results.cells if c.strategy == strategy and c.status == "ok"]
+    if not cells:
+        return None
+    n_test = sum(s.n_test for c in cells if (s := results.suite(c.suite)) is not None)
+    evaluate = sum(c.cost.eval_seconds for c in cells)
+    return StrategyCosts(
+        adapt_seconds=max(c.cost.adapt_seconds for c in cells),
+        eval_seconds=evaluate,
+        latency_ms=1000.0 * evaluate / n_test if n_test else None,
+        trainable_params=max(c.cost.trainable_params for c in cells),
+        artifact_bytes=max(_artifact_bytes(c) for c in cells),
+        peak_memory_mb=max(c.cost.peak_memory_mb for c in cells),
+        prompt_tokens=sum(c.cost.prompt_tokens_mean for c in cells) / len(cells),
+    )
+
+
+def _artifact_bytes(cell: Cell) -> int:
+    value = (cell.cost.model_extra or {}).get("artifact_bytes", 0)
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+@dataclass(frozen=True)
+class ForgettingDrop:
+    """How much a strategy lowers a forgetting suite's primary metric vs zero-shot.
+
+    `drop` is positive when the strategy is worse (for lower-is-better metrics too).
+    """
+
+    suite: str
+    drop: float
+    ci95: tuple[float, float]
+    p_value: float
+
+    @property
+    def significant(self) -> bool:
+        return self.drop > 0 and self.p_value < SIGNIFICANCE
+
+
+@dataclass(frozen=True)
+class StrategyProfile:
+    """What the decision knows about one strategy."""
+
+    strategy: str
+    quality: float | None
+    #: quality suite -> (value, ci95) of the primary metric
+    per_suite: dict[str, tuple[float, tuple[float, float]]]
+    drops: tuple[ForgettingDrop, ...]
+    costs: StrategyCosts | None
+    knowledge_in_context: bool
+    failed_suites: tuple[str, ...] = ()
+
+
+def drop_vs_zero_shot(cell: Cell | None, suite: SuiteInfo) -> ForgettingDrop | None:
+    """The forgetting drop of a cell, from its paired delta to zero-shot."""
+    if cell is None or cell.status != "ok":
+        return None
+    if cell.strategy == "zero-shot":
+        return ForgettingDrop(suite.name, 0.0, (0.0, 0.0), 1.0)
+    delta = cell.delta_vs_zero_shot.get(suite.primary_metric)
+    if delta is None or math.isnan(delta.value):
+        return None
+    sign = -1.0 if suite.higher_is_better else 1.0
+    lo, hi = sign * delta.ci95[0], sign * delta.ci95[1]
+    return ForgettingDrop(suite.name, sign * delta.value, (min(lo, hi), max(lo, hi)), delta.p_value)
+
+
+def quality_suites(results: RunResults, constraints: DecisionConstraints) -> list[SuiteInfo]:
+    """The suites whose primary metrics define quality."""
+    if constraints.quality_suites is not None:
+        return [s for s in results.suites if s.name in constraints.quality_suites]
+    return [s for s in results.suites if s.role == "target" and s.higher_is_better]
+
+
+def build_profiles(
+    results: RunResults,
+    suites: Sequence[SuiteInfo],
+    knowledge_in_context: Callable[[str], bool],
+) -> list[StrategyProfile]:
+    forgetting = [s for s in results.suites if s.role == "forgetting"]
+    profiles = []
+    for strategy in results.strategies():
+        per_suite: dict[str, tuple[float, tuple[float, float]]] = {}
+        for suite in suites:
+            cell = results.cell(strategy, suite.name)
+            metric = (
+                cell.metrics.get(suite.primary_metric) if cell and cell.status == "ok" else None
+            )
+            if metric is not None and not math.isnan(metric.value):
+                per_suite[suite.name] = (metric.value, metric.ci95)
+        complete = bool(suites) and len(per_suite) == len(suites)
+        quality = sum(v for v, _ in per_suite.values()) / len(suites) if complete else None
+        drops = tuple(
+            d
+            for s in forgetting
+            if (d := drop_vs_zero_shot(results.cell(strategy, s.name), s)) is not None
+        )
+        failed = tuple(
+            c.suite for c in results.cells if c.strategy == strategy and c.status == "failed"
+        )
+        profiles.append(
+            StrategyProfile(
+                strategy,
+                quality,
+                per_suite,
+                drops,
+                strategy_costs(results, strategy),
+                knowledge_in_context(strategy),
+                failed,
+            )
+        )
+    return profiles
+
+
+# -- statistics ----------------------------------------------------------------------
+
+#: (strategy, suite) -> example id -> per-example score of the suite's primary metric
+PairedScores = Mapping[tuple[str, str], Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Quality of `a` minus quality of `b`, and whether the data separate them."""
+
+    a: str
+    b: str
+    difference: float
+    #: None when no paired data exist (the CI rule decided)
+    p_value: float | None
+    #: "mcnemar", "paired-bootstrap" or "ci-overlap"
+    test: str
+    n_examples: int = 0
+
+    @property
+    def separated(self) -> bool:
+        if self.p_value is None:
+            return self.test == "ci-separated"
+        return self.p_value < SIGNIFICANCE and self.difference > 0
+
+    def evidence(self) -> str:
+        """The test in words, e.g. `p = 0.003, McNemar on 200 paired examples`."""
+        if self.p_value is None:
+            return (
+                "95% CIs do not overlap"
+                if self.test == "ci-separated"
+                else "95% CIs overlap, no paired data"
+            )
+        name = "McNemar" if self.test == "mcnemar" else "paired bootstrap"
+        return f"{format_p(self.p_value)}, {name} on {self.n_examples} paired examples"
+
+
+def format_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided exact McNemar p-value for paired 0/1 scores."""
+    only_a = int(np.count_nonzero((a == 1.0) & (b == 0.0)))
+    only_b = int(np.count_nonzero((a == 0.0) & (b == 1.0)))
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1))
+    return min(1.0, 2 * tail / 2**n)
+
+
+def stratified_paired_bootstrap(
+    differences: Sequence[np.ndarray], *, seed: int, n_resamples: int = BOOTSTRAP_RESAMPLES
+) -> float:
+    """Two-sided p-value of the mean over strata of per-stratum mean differences.
+
+    Examples are resampled within each stratum (suite); p is the share of the
+    null distribution (the bootstrap distribution shifted to zero) at least as extreme
+    as the observed value, with +1 so that it is never 0.
+    """
+    observed = float(np.mean([d.mean() for d in differences]))
+    if observed == 0.0:
+        return 1.0
+    rng = np.random.default_rng(seed)
+    replicates = np.zeros(n_resamples)
+    for d in differences:
+        replicates += d[rng.integers(0, len(d), size=(n_resamples, len(d)))].mean(axis=1)
+    replicates /= len(differences)
+    extreme = np.abs(replicates - observed) >= abs(observed)
+    return float((1 + np.count_nonzero(extreme)) / (1 + n_resamples))
+
+
+def compare_quality(
+    a: StrategyProfile,
+    b: StrategyProfile,
+    suites: Sequence[SuiteInfo],
+    paired: PairedScores,
+    seed: int = 0,
+) -> Comparison:
+    """Is `a` better than `b` on quality? Paired when every suite has matching examples."""
+    assert a.quality is not None and b.quality is not None
+    difference = a.quality - b.quality
+    pairs = [_paired_arrays(a, b, s, paired) for s in suites]
+    if suites and all(p is not None for p in pairs):
+        arrays = [p for p in pairs if p is not None]
+        n = sum(len(x) for x, _ in arrays)
+        binary = all(_is_binary(x) and _is_binary(y) for x, y in arrays)
+        if len(arrays) == 1 and binary:
+            p = mcnemar_exact(*arrays[0])
+            return Comparison(a.strategy, b.strategy, difference, p, "mcnemar", n)
+        p = stratified_paired_bootstrap([x - y for x, y in arrays], seed=seed)
+        return Comparison(a.strategy, b.strategy, difference, p, "paired-bootstrap", n)
+    separated = all(
+        a.per_suite[s.name][1][0] > b.per_suite[s.name][1][1]
+        if s.higher_is_better
+        else a.per_suite[s.name][1][1] < b.per_suite[s.name][1][0]
+        for s in suites
+    )
+    return Comparison(
+        a.strategy, b.strategy, difference, None, "ci-separated" if separated else "ci-overlap"
+    )
+
+
+def _paired_arrays(
+    a: StrategyProfile, b: StrategyProfile, suite: SuiteInfo, paired: PairedScores
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Aligned per-example scores of a and b on one suite, when they reproduce the cell
+    values (a plain-mean metric) and cover the same examples; else None."""
+    sa, sb = paired.get((a.strategy, suite.name)), paired.get((b.strategy, suite.name))
+    if not sa or not sb or set(sa) != set(sb):
+        return None
+    ids = sorted(sa)
+    x = np.array([sa[i] for i in ids], dtype=np.float64)
+    y = np.array([sb[i] for i in ids], dtype=np.float64)
+    for scores, profile in ((x, a), (y, b)):
+        if abs(float(scores.mean()) - profile.per_suite[suite.name][0]) > 1e-6:
+            return None  # a corpus-level metric: per-example scores do not average to it
+    return x, y
+
+
+def _is_binary(scores: np.ndarray) -> bool:
+    return bool(np.all((scores == 0.0) | (scores == 1.0)))
+
+
+# -- Pareto --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParetoPoint:
+    strategy: str
+    quality: float
+    cost: float
+    #: no other strategy is at least as good on both quality and cost, and better on one
+    optimal: bool
+
+
+def pareto_front(profiles: Sequence[StrategyProfile], axis: str) -> list[ParetoPoint]:
+    """Quality against one cost axis; strategies without quality or cost are left out."""
+    points = [
+        (p.strategy, p.quality, cost)
+        for p in profiles
+        if p.quality is not None
+        and p.costs is not None
+        and (cost := p.costs.axis(axis)) is not None
+    ]
+    out = []
+    for name, q, c in points:
+        dominated = any(
+            q2 >= q and c2 <= c and (q2 > q or c2 < c) for n2, q2, c2 in points if n2 != name
+        )
+        out.append(ParetoPoint(name, q, c, not dominated))
+    return out
+
+
+# -- the decision --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The recommendation, with everything needed to show why."""
+
+    verdict: Verdict
+    #: one short line: "Choose few-shot", "Cannot separate few-shot and zero-shot", ...
+    headline: str
+    #: one or two sentences naming the evidence and its uncertainty
+    reason: str
+    chosen: str | None = None
+    #: the strategies the data cannot separate (verdict "tie")
+    tied: tuple[str, ...] = ()
+    #: the cheapest tied strategy: a suggestion, not a statistical win
+    tie_breaker: str | None = None
+    tie_breaker_reason: str = ""
+    #: (strategy, why it is not a candidate)
+    excluded: tuple[tuple[str, str], ...] = ()
+    constraints: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    quality_suites: tuple[str, ...] = ()
+    quality_label: str = ""
+    cost_axis: str = "latency_ms"
+    profiles: tuple[StrategyProfile, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+    pareto: tuple[ParetoPoint, ...] = field(default_factory=tuple)
+
+
+def recommend(
+    results: RunResults,
+    constraints: DecisionConstraints | None = None,
+    paired_scores: PairedScores | None = None,
+    knowledge_in_context: Callable[[str], bool] | None = None,
+) -> Decision:
+    """Choose a strategy under `constraints`, or say why the data cannot."""
+    constraints = constraints or DecisionConstraints()
+    paired = paired_scores or {}
+    in_context = knowledge_in_context or knowledge_in_context_by_name
+    suites = quality_suites(results, constraints)
+    notes = _suite_notes(results, constraints, suites)
+    profiles = build_profiles(results, suites, in_context)
+    base = Decision(
+        "none",
+        "No decision: no target suite to measure quality on",
+        "Add a target suite with a higher-is-better primary metric, or list "
+        "`decision.quality_suites`.",
+        constraints=tuple(constraints.describe()),
+        notes=tuple(notes),
+        quality_suites=tuple(s.name for s in suites),
+        quality_label=_quality_label(suites),
+        cost_axis=constraints.cost_axis,
+        profiles=tuple(profiles),
+        pareto=tuple(pareto_front(profiles, constraints.cost_axis)),
+    )
+    if not suites:
+        return base
+
+    excluded = [(p.strategy, why) for p in profiles if (why := _exclusion(p, constraints))]
+    out = {name for name, _ in excluded}
+    candidates = sorted(
+        (p for p in profiles if p.strategy not in out),
+        key=lambda p: -(p.quality or 0.0),
+    )
+    if not candidates:
+        top = max(
+            (p for p in profiles if p.quality is not None),
+            key=lambda p: p.quality or 0.0,
+            default=None,
+        )
+        reasons = dict(excluded)
+        reason = (
+            f"The best-quality strategy, {top.strategy} ({top.quality:.3f}), is excluded: "
+            f"{reasons[top.strategy]}. Relax a constraint or add a strategy."
+            if top is not None and top.quality is not None
+            else "No strategy produced results on every quality suite."
+        )
+        return replace(
+            base,
+            headline="No strategy meets the constraints",
+            reason=reason,
+            excluded=tuple(excluded),
+        )
+
+    best = candidates[0]
+    comparisons = [
+        compare_quality(best, other, suites, paired, results.seed) for other in candidates[1:]
+    ]
+    notes += _caveats(best, constraints, suites)
+    if len(candidates) == 1:
+        reason = (
+            f"{best.strategy} is the only strategy that meets the constraints"
+            f" (quality {_quality_text(best, suites)})."
+        )
+        if excluded:
+            reason += f" The others are excluded: {_excluded_text(excluded)}."
+        reason += _drop_caveat(best)
+        return replace(
+            base,
+            verdict="choose",
+            headline=f"Choose {best.strategy}",
+            reason=reason,
+            chosen=best.strategy,
+            excluded=tuple(excluded),
+            notes=tuple(notes),
+        )
+
+    tied = [best] + [
+        c for c, cmp in zip(candidates[1:], comparisons, strict=True) if not cmp.separated
+    ]
+    if len(tied) == 1:
+        runner_up = comparisons[0]
+        others = "the runner-up" if len(candidates) == 2 else "every other candidate; closest:"
+        reason = (
+            f"{best.strategy} has the best quality ({_quality_text(best, suites)}) and is "
+            f"significantly better than {others} {runner_up.b} "
+            f"({_quality_text(candidates[1], suites)}): Δ {runner_up.difference:+.3f}, "
+            f"{runner_up.evidence()}."
+        )
+        reason += _drop_caveat(best)
+        return replace(
+            base,
+            verdict="choose",
+            headline=f"Choose {best.strategy}",
+            reason=reason,
+            chosen=best.strategy,
+            excluded=tuple(excluded),
+            notes=tuple(notes),
+            comparisons=tuple(comparisons),
+        )
+
+    names = _join([t.strategy for t in tied])
+    closest = next(c for c in comparisons if not c.separated)
+    other = next(p for p in candidates if p.strategy == closest.b)
+    reason = (
+        f"The data do not separate {names}: {best.strategy} ({_quality_text(best, suites)}) "
+        f"leads {other.strategy} ({_quality_text(other, suites)}) by "
+        f"Δ {closest.difference:+.3f} ({closest.evidence()}), not significant at "
+        f"p < {SIGNIFICANCE}."
+    )
+    pick, pick_reason = _tie_breaker(tied, constraints)
+    return replace(
+        base,
+        verdict="tie",
+        headline=f"Cannot separate {names}",
+        reason=reason,
+        tied=tuple(t.strategy for t in tied),
+        tie_breaker=pick,
+        tie_breaker_reason=pick_reason,
+        excluded=tuple(excluded),
+        notes=tuple(notes),
+        comparisons=tuple(comparisons),
+    )
+
+
+def _exclusion(p: StrategyProfile, c: DecisionConstraints) -> str:
+    """Why a strategy is not a candidate ("" when it is)."""
+    if p.failed_suites:
+        return f"failed on {', '.join(p.failed_suites)}"
+    if p.quality is None:
+        return "no result on every quality suite"
+    if c.min_quality is not None and p.quality < c.min_quality:
+        return f"quality {p.quality:.3f} is below the minimum {c.min_quality:g}"
+    if c.max_forgetting is not None:
+        for d in p.drops:
+            if d.drop > c.max_forgetting:
+                return (
+                    f"lowers {d.suite} by {d.drop:.3f} vs zero-shot "
+                    f"(allowed {c.max_forgetting:g}; {format_p(d.p_value)})"
+                )
+    costs = p.costs
+    if costs is not None:
+        budgets: list[tuple[float | None, float | None, str, Callable[[float], str]]] = [
+            (c.max_latency_ms, costs.latency_ms, "eval latency", lambda v: f"{v:.1f} ms/example"),
+            (c.max_adapt_seconds, costs.adapt_seconds, "adaptation", lambda v: f"{v:.1f} s"),
+            (c.max_trainable_params, costs.trainable_params, "trainable parameters", _count),
+            (c.max_artifact_bytes, costs.artifact_bytes, "artifact size", _bytes),
+            (c.max_prompt_tokens, costs.prompt_tokens, "prompt length", lambda v: f"{v:.0f} tok"),
+        ]
+        for limit, value, what, fmt in budgets:
+            if limit is not None and value is not None and value > limit:
+                return f"{what} {fmt(value)} is over the budget {fmt(limit)}"
+    trains_weights = costs is not None and costs.trainable_params > 0
+    if c.facts_change_often and trains_weights and not p.knowledge_in_context:
+        return "keeps its knowledge in trained weights, which go stale when facts change"
+    return ""
+
+
+def _caveats(
+    best: StrategyProfile, c: DecisionConstraints, suites: Sequence[SuiteInfo]
+) -> list[str]:
+    notes = []
+    if c.min_quality is not None and len(suites) == 1 and best.quality is not None:
+        lo = best.per_suite[suites[0].name][1][0]
+        if lo < c.min_quality:
+            notes.append(
+                f"{best.strategy}'s quality 95% CI reaches {lo:.3f}, below the minimum "
+                f"{c.min_quality:g}: more test examples would make the constraint safer."
+            )
+    for d in best.drops:
+        if d.drop > 0 and not d.significant:
+            notes.append(
+                f"{best.strategy} is {d.drop:.3f} lower than zero-shot on {d.suite}, "
+                f"not significant ({format_p(d.p_value)}); more examples would tell."
+            )
+    if c.max_forgetting is not None:
+        for d in best.drops:
+            if d.ci95[1] > c.max_forgetting:
+                notes.append(
+                    f"{best.strategy}'s drop on {d.suite} has a 95% CI up to {d.ci95[1]:.3f}, "
+                    f"above the allowed {c.max_forgetting:g}."
+                )
+    return notes
+
+
+def _drop_caveat(best: StrategyProfile) -> str:
+    drops = [d for d in best.drops if d.significant]
+    if not drops:
+        return ""
+    lowered = ", ".join(
+        f"{d.suite} by {d.drop:.3f} vs zero-shot ({format_p(d.p_value)})" for d in drops
+    )
+    return f" Caveat: it significantly lowers {lowered}."
+
+
+def _tie_breaker(tied: Sequence[StrategyProfile], c: DecisionConstraints) -> tuple[str, str]:
+    axis = c.cost_axis
+    label, unit = COST_AXES[axis]
+
+    def cost(p: StrategyProfile) -> float:
+        value = p.costs.axis(axis) if p.costs else None
+        return math.inf if value is None else value
+
+    pool = list(tied)
+    prefix = ""
+    if c.facts_change_often and any(p.knowledge_in_context for p in pool):
+        pool = [p for p in pool if p.knowledge_in_context]
+        prefix = "keeps its knowledge in context (facts change often) and "
+    pick = min(pool, key=lambda p: (cost(p), -(p.quality or 0.0)))
+    values = ", ".join(f"{p.strategy} {_axis_value(cost(p), axis)}" for p in tied)
+    return pick.strategy, f"{prefix}is the cheapest by {label} ({values}{_unit(unit)})"
+
+
+def _suite_notes(
+    results: RunResults, c: DecisionConstraints, suites: Sequence[SuiteInfo]
+) -> list[str]:
+    notes = []
+    if c.quality_suites is not None:
+        missing = [n for n in c.quality_suites if results.suite(n) is None]
+        if missing:
+            notes.append(f"decision.quality_suites names unknown suites: {', '.join(missing)}.")
+    else:
+        left_out = [s.name for s in results.suites if s.role == "target" and not s.higher_is_better]
+        if left_out:
+            notes.append(
+                f"Quality leaves out {', '.join(left_out)} (lower-is-better primary metric); "
+                "list `decision.quality_suites` to choose."
+            )
+    if not any(s.strategy == "zero-shot" for s in results.cells):
+        notes.append("No zero-shot row: forgetting cannot be measured.")
+    return notes
+
+
+def _quality_label(suites: Sequence[SuiteInfo]) -> str:
+    parts = [f"{s.name} {s.primary_metric}" for s in suites]
+    return parts[0] if len(parts) == 1 else "mean of " + ", ".join(parts)
+
+
+def _quality_text(p: StrategyProfile, suites: Sequence[SuiteInfo]) -> str:
+    if p.quality is None:
+        return "n/a"
+    if len(suites) == 1:
+        lo, hi = p.per_suite[suites[0].name][1]
+        return f"{p.quality:.3f}, 95% CI {lo:.3f}–{hi:.3f}"
+    return f"{p.quality:.3f}"
+
+
+def _excluded_text(excluded: Sequence[tuple[str, str]]) -> str:
+    return "; ".join(f"{name}: {why}" for name, why in excluded)
+
+
+def _join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _bytes(value: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value:.0f} B"
+
+
+def _axis_value(value: float, axis: str) -> str:
+    if math.isinf(value):
+        return "unknown"
+    if axis == "trainable_params":
+        return _count(value)
+    if axis == "artifact_bytes":
+        return _bytes(value)
+    return f"{value:.1f}"
+
+
+def _unit(unit: str) -> str:
+    return f" {unit}" if unit and unit != "bytes" else ""

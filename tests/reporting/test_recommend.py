@@ -1,0 +1,219 @@
+"""The recommendation logic, on results built by hand: a clear winner, a tie that must not
+be called, constraints that exclude the best-quality strategy, and the Pareto view."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.config import parse_config
+from harness.errors import InputError
+from harness.reporting.recommend import (
+    DecisionConstraints,
+    mcnemar_exact,
+    pareto_front,
+    recommend,
+)
+from harness.results import Cell, Cost, Delta, MetricValue, RunResults, SuiteInfo
+
+TARGET = SuiteInfo(
+    name="tickets", version="1", role="target", task="classification",
+    primary_metric="accuracy", n_test=100,
+)  # fmt: skip
+FORGET = SuiteInfo(
+    name="general", version="1", role="forgetting", task="multiple-choice",
+    primary_metric="accuracy", n_test=100,
+)  # fmt: skip
+
+
+def _scores(n_correct: int, n: int = 100) -> dict[str, float]:
+    return {f"e{i}": 1.0 if i < n_correct else 0.0 for i in range(n)}
+
+
+def _cell(
+    strategy: str,
+    suite: SuiteInfo,
+    value: float,
+    half_width: float = 0.08,
+    *,
+    delta: tuple[float, float] | None = None,  # (value, p) vs zero-shot
+    eval_seconds: float = 1.0,
+    trainable_params: int = 0,
+    status: str = "ok",
+) -> Cell:
+    deltas = {}
+    if delta is not None:
+        d, p = delta
+        deltas["accuracy"] = Delta(value=d, ci95=(d - 0.05, d + 0.05), p_value=p, test="mcnemar")
+    return Cell(
+        strategy=strategy,
+        suite=suite.name,
+        status=status,  # type: ignore[arg-type]
+        error="boom" if status == "failed" else None,
+        metrics={}
+        if status != "ok"
+        else {"accuracy": MetricValue(value=value, ci95=(value - half_width, value + half_width))},
+        delta_vs_zero_shot=deltas,
+        cost=Cost(eval_seconds=eval_seconds, trainable_params=trainable_params),
+    )
+
+
+def _results(cells: list[Cell], suites: list[SuiteInfo] | None = None) -> RunResults:
+    return RunResults(
+        run_id="r", harness_version="0", model="m", seed=0,
+        suites=suites or [TARGET], cells=cells,
+    )  # fmt: skip
+
+
+def test_clear_winner_is_chosen_with_its_evidence() -> None:
+    results = _results(
+        [_cell("zero-shot", TARGET, 0.50), _cell("few-shot", TARGET, 0.80, eval_seconds=3.0)]
+    )
+    paired = {("zero-shot", "tickets"): _scores(50), ("few-shot", "tickets"): _scores(80)}
+    decision = recommend(results, paired_scores=paired)
+    assert decision.verdict == "choose" and decision.chosen == "few-shot"
+    assert decision.headline == "Choose few-shot"
+    # the evidence: the difference, its test, its p-value and the sample size
+    assert "Δ +0.300" in decision.reason and "McNemar on 100 paired examples" in decision.reason
+    assert "p < 0.001" in decision.reason
+    assert decision.tie_breaker is None
+
+
+def test_close_strategies_are_a_tie_with_a_labelled_tie_breaker() -> None:
+    results = _results(
+        [
+            _cell("zero-shot", TARGET, 0.50, eval_seconds=1.0),
+            _cell("few-shot", TARGET, 0.53, eval_seconds=4.0),
+        ]
+    )
+    paired = {("zero-shot", "tickets"): _scores(50), ("few-shot", "tickets"): _scores(53)}
+    decision = recommend(results, paired_scores=paired)
+    assert decision.verdict == "tie" and decision.chosen is None
+    assert decision.headline == "Cannot separate few-shot and zero-shot"
+    assert set(decision.tied) == {"few-shot", "zero-shot"}
+    assert "not significant" in decision.reason and "p = 0.250" in decision.reason
+    # the cheaper one, by eval latency, as a suggestion, never as the choice
+    assert decision.tie_breaker == "zero-shot"
+    assert "cheapest by eval latency" in decision.tie_breaker_reason
+    assert "zero-shot 10.0" in decision.tie_breaker_reason
+
+
+def test_without_paired_data_overlapping_cis_are_a_tie_and_separated_ones_a_choice() -> None:
+    tie = recommend(_results([_cell("zero-shot", TARGET, 0.50), _cell("few-shot", TARGET, 0.60)]))
+    assert tie.verdict == "tie" and "95% CIs overlap" in tie.reason
+    clear = recommend(_results([_cell("zero-shot", TARGET, 0.50), _cell("few-shot", TARGET, 0.80)]))
+    assert clear.verdict == "choose" and clear.chosen == "few-shot"
+    assert "95% CIs do not overlap" in clear.reason
+
+
+def test_forgetting_constraint_excludes_the_best_quality_strategy() -> None:
+    results = _results(
+        [
+            _cell("zero-shot", TARGET, 0.40),
+            _cell("zero-shot", FORGET, 0.70),
+            _cell("lora", TARGET, 0.90, trainable_params=10_000),
+            _cell("lora", FORGET, 0.55, delta=(-0.15, 0.001), trainable_params=10_000),
+            _cell("few-shot", TARGET, 0.75),
+            _cell("few-shot", FORGET, 0.69, delta=(-0.01, 0.8)),
+        ],
+        [TARGET, FORGET],
+    )
+    paired = {
+        ("zero-shot", "tickets"): _scores(40),
+        ("lora", "tickets"): _scores(90),
+        ("few-shot", "tickets"): _scores(75),
+    }
+    unconstrained = recommend(results, paired_scores=paired)
+    assert unconstrained.chosen == "lora"
+    assert "Caveat: it significantly lowers general by 0.150" in unconstrained.reason
+
+    constrained = recommend(results, DecisionConstraints(max_forgetting=0.05), paired)
+    assert constrained.verdict == "choose" and constrained.chosen == "few-shot"
+    excluded = dict(constrained.excluded)
+    assert "lowers general by 0.150 vs zero-shot (allowed 0.05" in excluded["lora"]
+    assert "forgetting ≤ 0.05 on every forgetting suite" in constrained.constraints
+
+
+def test_budgets_and_minimum_quality_exclude_and_can_leave_nothing() -> None:
+    results = _results(
+        [_cell("zero-shot", TARGET, 0.40), _cell("few-shot", TARGET, 0.80, eval_seconds=50.0)]
+    )
+    # few-shot: 500 ms per example; zero-shot: 10
+    latency = recommend(results, DecisionConstraints(max_latency_ms=100))
+    assert latency.chosen == "zero-shot"
+    assert "only strategy that meets the constraints" in latency.reason
+    assert (
+        "eval latency 500.0 ms/example is over the budget 100.0"
+        in dict(latency.excluded)["few-shot"]
+    )
+    nothing = recommend(results, DecisionConstraints(max_latency_ms=100, min_quality=0.5))
+    assert nothing.verdict == "none" and nothing.chosen is None
+    assert "The best-quality strategy, few-shot (0.800), is excluded" in nothing.reason
+
+
+def test_failed_strategy_is_never_chosen() -> None:
+    results = _results([_cell("zero-shot", TARGET, 0.4), _cell("lora", TARGET, 0, status="failed")])
+    decision = recommend(results)
+    assert decision.chosen == "zero-shot"
+    assert dict(decision.excluded)["lora"] == "failed on tickets"
+
+
+def test_facts_change_often_sets_aside_knowledge_in_weights_and_prefers_rag_in_a_tie() -> None:
+    results = _results(
+        [
+            _cell("zero-shot", TARGET, 0.40, eval_seconds=1.0),
+            _cell("sft", TARGET, 0.71, trainable_params=5_000, eval_seconds=1.0),
+            _cell("rag", TARGET, 0.70, eval_seconds=6.0),
+            _cell("bm25-retrieval", TARGET, 0.69, eval_seconds=2.0),
+        ]
+    )
+    plain = recommend(results)
+    assert plain.verdict == "tie" and plain.tie_breaker == "sft"
+
+    facts = DecisionConstraints(facts_change_often=True)
+    decision = recommend(
+        results, facts, knowledge_in_context=lambda s: s in {"rag", "bm25-retrieval"}
+    )
+    assert "keeps its knowledge in trained weights" in dict(decision.excluded)["sft"]
+    assert decision.verdict == "tie" and set(decision.tied) == {"rag", "bm25-retrieval"}
+    assert decision.tie_breaker == "bm25-retrieval"  # both in context: the cheaper one
+    assert "keeps its knowledge in context" in decision.tie_breaker_reason
+
+    by_name = recommend(results, facts)  # default: the name says `rag`
+    assert by_name.tie_breaker == "rag"
+
+
+def test_pareto_front_marks_the_strategies_nothing_beats_on_both() -> None:
+    results = _results(
+        [
+            _cell("zero-shot", TARGET, 0.40, eval_seconds=1.0),
+            _cell("few-shot", TARGET, 0.70, eval_seconds=3.0),
+            _cell("slow-and-worse", TARGET, 0.60, eval_seconds=5.0),
+            _cell("lora", TARGET, 0.80, eval_seconds=1.0),
+        ]
+    )
+    decision = recommend(results)
+    optimal = {p.strategy for p in decision.pareto if p.optimal}
+    assert optimal == {"lora"}  # as cheap as zero-shot and better than everything
+    front = pareto_front(decision.profiles, "trainable_params")
+    assert {p.strategy for p in front if p.optimal} == {"lora"}
+    assert {p.strategy: p.cost for p in decision.pareto}["few-shot"] == pytest.approx(30.0)
+
+
+def test_mcnemar_exact_matches_the_binomial_test() -> None:
+    import numpy as np
+    from scipy.stats import binomtest
+
+    a = np.array([1.0] * 9 + [0.0] * 3 + [1.0] * 20)
+    b = np.array([0.0] * 9 + [1.0] * 3 + [1.0] * 20)
+    assert mcnemar_exact(a, b) == pytest.approx(binomtest(9, 12, 0.5).pvalue)
+    assert mcnemar_exact(a, a) == 1.0
+
+
+def test_decision_section_of_the_run_config_is_validated() -> None:
+    config = parse_config(
+        {"decision": {"max_forgetting": 0.02, "facts_change_often": True}}, "run.yaml"
+    )
+    assert config.decision is not None and config.decision.max_forgetting == 0.02
+    with pytest.raises(InputError) as e:
+        parse_config({"decision": {"max_forgeting": 0.02}}, "run.yaml")
+    assert e.value.problems[0].field == "decision.max_forgeting"
