@@ -164,7 +164,7 @@ def save_baseline(
         warnings.append(
             "no predictions.jsonl: `harness check` will compare CI-based only, without paired tests"
         )
-    failed = [f"{c.strategy} · {c.suite}" for c in stored.results.cells if c.status != "ok"]
+    failed = [f"{c.strategy} · {c.suite}" for c in stored.results.cells if c.status == "failed"]
     if failed:
         warnings.append(
             f"{len(failed)} cell(s) did not finish ok and cannot gate later runs: "

@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
     run.add_argument("--dtype", help="auto (default: bf16 on CUDA, fp32 on CPU), float32, ...")
     run.add_argument("--chat-template", choices=["auto", "on", "off"])
+    run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="rebuild every artifact and prediction (the fresh results replace cached ones)",
+    )
+    run.add_argument(
+        "--cache-dir", help="cache folder (default $HARNESS_CACHE_DIR or ~/.cache/harness)"
+    )
     run.set_defaults(func=cmd_run)
 
     plugins = sub.add_parser("plugins", help="list strategies, metrics, suites and reporters")
@@ -128,6 +136,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "device": args.device,
         "dtype": args.dtype,
         "chat_template": args.chat_template,
+        "cache_dir": args.cache_dir,
+        "cache": False if args.no_cache else None,
     }
     update = {k: v for k, v in overrides.items() if v is not None}
     if args.suites:

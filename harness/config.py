@@ -60,6 +60,10 @@ class RunConfig(BaseModel):
     bootstrap_resamples: int = Field(1000, ge=100)
     max_test_examples: int | None = Field(None, ge=1, description="evaluate at most N per suite")
     block_plugins: list[str] = Field(default_factory=list)
+    cache: bool = Field(True, description="reuse cached artifacts and predictions")
+    cache_dir: str | None = Field(
+        None, description="default $HARNESS_CACHE_DIR or ~/.cache/harness"
+    )
     reporters: list[str] = Field(default_factory=lambda: ["terminal", "html", "markdown"])
     gate: GateConfig | None = Field(None, description="thresholds for `harness check`")
     decision: DecisionConstraints | None = Field(

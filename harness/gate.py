@@ -475,7 +475,7 @@ def _check_metric(
         return _missing(
             strategy, suite, metric, "removed", f"the {where} is not in the run", config
         )
-    if old_cell.status not in ("ok", "cached"):
+    if not old_cell.has_figures:
         return _missing(
             strategy,
             suite,
@@ -484,7 +484,7 @@ def _check_metric(
             f"the baseline cell has status {old_cell.status}",
             config,
         )
-    if new_cell.status not in ("ok", "cached"):
+    if not new_cell.has_figures:
         return _missing(
             strategy,
             suite,

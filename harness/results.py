@@ -69,6 +69,11 @@ class Cell(_Model):
     delta_vs_zero_shot: dict[str, Delta] = Field(default_factory=dict)
     cost: Cost = Field(default_factory=Cost)
 
+    @property
+    def has_figures(self) -> bool:
+        """Whether the cell has metrics: computed now ("ok") or reused ("cached")."""
+        return self.status in ("ok", "cached")
+
 
 class RunResults(_Model):
     schema_version: int = SCHEMA_VERSION

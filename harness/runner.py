@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness import __version__
+from harness.cache import Cache, content_key, default_cache_dir, library_versions
 from harness.config import RunConfig, StrategyEntry, build_settings
 from harness.demo import demo_model_path
 from harness.errors import InputError, Problem
@@ -37,7 +38,7 @@ from harness.events import (
     RunFinished,
     RunStarted,
 )
-from harness.manifest import build_manifest
+from harness.manifest import build_manifest, model_hash
 from harness.metrics import ExampleOutput, Metric
 from harness.models.base import LanguageModel, ScoreRequest
 from harness.plugin_manager import Plugins
@@ -51,7 +52,9 @@ from harness.results import (
     PredictionRecord,
     RunResults,
     StagedDir,
+    Status,
     SuiteInfo,
+    read_predictions,
     write_json,
     write_predictions,
 )
@@ -71,6 +74,12 @@ class PlannedStrategy:
 
     row: str
     chain: tuple[Strategy, ...]
+    #: the target suites this row adapts to (all of the run's, or one for per-target rows)
+    targets: tuple[Suite, ...] = ()
+
+    def evaluates(self, suite: Suite) -> bool:
+        """Rows are evaluated on their own targets and on every forgetting suite."""
+        return suite.role == "forgetting" or suite in self.targets
 
 
 @dataclass(frozen=True)
@@ -168,7 +177,17 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
         raise InputError(problems)
     needed = {m for s in suites for m in s.spec.metrics}
     metrics = {name: metric_classes[name]() for name in sorted(needed)}
-    return Plan(config, model, tuple(strategies), tuple(suites), metrics)
+    targets = tuple(s for s in suites if s.role == "target")
+    expanded: list[PlannedStrategy] = []
+    for planned in strategies:
+        per_target = any(link.scope == "per-target" for link in planned.chain)
+        if per_target and len(targets) > 1:
+            expanded += [
+                PlannedStrategy(f"{planned.row}@{t.name}", planned.chain, (t,)) for t in targets
+            ]
+        else:
+            expanded.append(PlannedStrategy(planned.row, planned.chain, targets))
+    return Plan(config, model, tuple(expanded), tuple(suites), metrics)
 
 
 def _plan_strategy(
@@ -234,6 +253,13 @@ class Runner:
         self.out_dir = Path(out_dir or config_out or Path("reports") / self.run_id)
         self._model: LanguageModel | None = None
         self._model_loader = model_loader or self._load_hf_model
+        config = plan.config
+        self.cache = Cache(
+            Path(config.cache_dir) if config.cache_dir else default_cache_dir(),
+            enabled=config.cache,
+        )
+        # local model folders are keyed by their files' hash, hub ids by their name
+        self._model_key = model_hash(plan.model) or plan.model
         self._outputs: dict[tuple[str, str], tuple[list[ExampleOutput], dict[str, np.ndarray]]] = {}
 
     # the base model is loaded once per run and shared by every strategy
@@ -261,7 +287,15 @@ class Runner:
 
     def run(self) -> RunOutcome:
         plan = self.plan
-        self.base_model()  # a bad --model fails here: exit 2, nothing written
+        self._cached = {
+            (strategy.row, suite.name): folder
+            for strategy in plan.strategies
+            for suite in plan.suites
+            if strategy.evaluates(suite) and (folder := self._cached_cell(strategy, suite))
+        }
+        evaluated = sum(strategy.evaluates(s) for strategy in plan.strategies for s in plan.suites)
+        if len(self._cached) < evaluated:
+            self.base_model()  # a bad --model fails here: exit 2, nothing written
         started = dt.datetime.now(dt.timezone.utc)
         staged = StagedDir(self.out_dir)
         try:
@@ -280,13 +314,7 @@ class Runner:
             cells: list[Cell] = []
             with self._progress() as progress:
                 for strategy in plan.strategies:
-                    predictor, adapt_cost, error = self._adapt(strategy, staged.path)
-                    for suite in plan.suites:
-                        cells.append(
-                            self._evaluate(
-                                strategy, suite, predictor, adapt_cost, error, records, progress
-                            )
-                        )
+                    cells += self._run_row(strategy, staged.path, records, progress)
             self._add_deltas(cells)
             results = RunResults(
                 run_id=self.run_id,
@@ -313,11 +341,138 @@ class Runner:
 
     # -- steps ---------------------------------------------------------------------------
 
+    def _run_row(
+        self,
+        strategy: PlannedStrategy,
+        run_dir: Path,
+        records: list[PredictionRecord],
+        progress: Progress,
+    ) -> list[Cell]:
+        """A row: cached cells from the cache, the others adapted (once) and evaluated."""
+        evaluated = [s for s in self.plan.suites if strategy.evaluates(s)]
+        cached = {s.name: c for s in evaluated if (c := self._cached.get((strategy.row, s.name)))}
+        predictor, adapt_cost, error = None, Cost(), None
+        if len(cached) < len(evaluated):
+            predictor, adapt_cost, error = self._adapt(strategy, run_dir)
+        cells = []
+        for suite in self.plan.suites:
+            if not strategy.evaluates(suite):
+                cells.append(self._skipped(strategy, suite))
+            elif suite.name in cached:
+                cells.append(self._from_cache(strategy, suite, cached[suite.name], records))
+            else:
+                cells.append(
+                    self._evaluate(strategy, suite, predictor, adapt_cost, error, records, progress)
+                )
+        return cells
+
+    def _skipped(self, strategy: PlannedStrategy, suite: Suite) -> Cell:
+        targets = ", ".join(t.name for t in strategy.targets)
+        cell = Cell(
+            strategy=strategy.row,
+            suite=suite.name,
+            status="skipped",
+            error=f"adapted to {targets} only",
+        )
+        self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
+        return cell
+
+    # -- cache ---------------------------------------------------------------------------
+
+    def _adapt_key(self, strategy: PlannedStrategy, links: int) -> str:
+        """What the first `links` links of a row's chain depend on."""
+        config = self.plan.config
+        return content_key(
+            "adapt",
+            library_versions(),
+            self._model_key,
+            [(link.name, link.settings) for link in strategy.chain[:links]],
+            config.seed,
+            [s.content_hash for s in strategy.targets],
+            [
+                s.content_hash
+                for s in self.plan.forgetting
+                if any(link.uses_forgetting_data for link in strategy.chain[:links])
+            ],
+            (config.device, config.dtype, config.chat_template, config.trust_remote_code),
+        )
+
+    def _cell_key(self, strategy: PlannedStrategy, suite: Suite) -> str:
+        return content_key(
+            "cell",
+            self._adapt_key(strategy, len(strategy.chain)),
+            suite.content_hash,
+            self.plan.config.max_test_examples,
+        )
+
+    def _cached_cell(self, strategy: PlannedStrategy, suite: Suite) -> Path | None:
+        return self.cache.get("predictions", self._cell_key(strategy, suite))
+
+    def _from_cache(
+        self,
+        strategy: PlannedStrategy,
+        suite: Suite,
+        folder: Path,
+        records: list[PredictionRecord],
+    ) -> Cell:
+        """A cell rebuilt from cached predictions: same outputs, same figures, no model."""
+        self.plugins.notify(
+            "harness_cell_start", CellStarted(self.run_id, strategy.row, suite.name)
+        )
+        stored = read_predictions(folder / "predictions.jsonl").get(("", suite.name), [])
+        cost = Cost.model_validate_json((folder / "cost.json").read_text(encoding="utf-8"))
+        metrics = {name: self.plan.metrics[name] for name in suite.spec.metrics}
+        outputs = [r.output for r in stored]
+        scores = {n: np.array([r.scores[n] for r in stored], dtype=float) for n in metrics}
+        records += [
+            PredictionRecord(strategy.row, suite.name, r.prompt, r.output, r.scores) for r in stored
+        ]
+        self._outputs[(strategy.row, suite.name)] = (outputs, scores)
+        cell = self._cell(strategy, suite, "cached", outputs, scores, cost)
+        self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
+        return cell
+
+    def _store(
+        self, strategy: PlannedStrategy, suite: Suite, stored: list[PredictionRecord], cost: Cost
+    ) -> None:
+        with self.cache.put("predictions", self._cell_key(strategy, suite)) as folder:
+            # the row name is not part of what the predictions depend on
+            write_predictions(
+                folder / "predictions.jsonl",
+                (PredictionRecord("", r.suite, r.prompt, r.output, r.scores) for r in stored),
+            )
+            (folder / "cost.json").write_text(cost.model_dump_json(), encoding="utf-8")
+
+    def _cell(
+        self,
+        strategy: PlannedStrategy,
+        suite: Suite,
+        status: Status,
+        outputs: list[ExampleOutput],
+        scores: dict[str, np.ndarray],
+        cost: Cost,
+    ) -> Cell:
+        metrics = {name: self.plan.metrics[name] for name in suite.spec.metrics}
+        estimates = estimate(
+            outputs,
+            scores,
+            metrics,
+            seed=self.plan.config.seed,
+            n_resamples=self.plan.config.bootstrap_resamples,
+        )
+        return Cell(
+            strategy=strategy.row,
+            suite=suite.name,
+            status=status,
+            metrics={n: MetricValue(value=e.value, ci95=e.ci95) for n, e in estimates.items()},
+            cost=cost,
+        )
+
     def _adapt(
         self, strategy: PlannedStrategy, run_dir: Path
     ) -> tuple[Predictor | None, Cost, str | None]:
         """Adapt the base model through the strategy's chain; errors fail its cells only."""
-        targets = tuple(s.name for s in self.plan.targets)
+        targets = tuple(s.name for s in strategy.targets)
         self.plugins.notify("harness_adapt_start", AdaptStarted(self.run_id, strategy.row, targets))
         reset_peak_memory()
         start = time.perf_counter()
@@ -325,18 +480,20 @@ class Runner:
         predictor: Predictor | None = None
         try:
             predictor = Predictor(self.base_model())
-            for link in strategy.chain:
+            for i, link in enumerate(strategy.chain, start=1):
                 work_dir = run_dir / "artifacts" / strategy.row / link.name
                 work_dir.mkdir(parents=True, exist_ok=True)
                 predictor = link.adapt(
                     AdaptContext(
                         model_name=self.plan.model,
-                        targets=self.plan.targets,
+                        targets=strategy.targets,
                         seed=self.plan.config.seed,
                         work_dir=work_dir,
                         load_model=self.base_model,
                         upstream=predictor,
                         forgetting=self.plan.forgetting,
+                        cache=self.cache,
+                        cache_key=self._adapt_key(strategy, i),
                     )
                 )
                 if not isinstance(predictor, Predictor):
@@ -396,13 +553,19 @@ class Runner:
             )
             eval_seconds = time.perf_counter() - start
             scores = score_outputs(predicted.outputs, metrics)
-            estimates = estimate(
-                predicted.outputs,
-                scores,
-                metrics,
-                seed=self.plan.config.seed,
-                n_resamples=self.plan.config.bootstrap_resamples,
+            prompt_tokens = [predictor.model.count_tokens(p) for p in predicted.prompts]
+            cost = adapt_cost.model_copy(
+                update={
+                    "eval_seconds": round(eval_seconds, 3),
+                    "peak_memory_mb": round(
+                        max(adapt_cost.peak_memory_mb, peak_memory_mb(), cuda_peak_memory_mb()), 1
+                    ),
+                    "prompt_tokens_mean": round(float(np.mean(prompt_tokens)), 2)
+                    if prompt_tokens
+                    else 0.0,
+                }
             )
+            cell = self._cell(strategy, suite, "ok", predicted.outputs, scores, cost)
         except Exception as e:
             progress.remove_task(task)
             cell = Cell(
@@ -416,31 +579,20 @@ class Runner:
             return cell
         progress.update(task, completed=len(examples), visible=False)
         self._outputs[(strategy.row, suite.name)] = (predicted.outputs, scores)
-        model = predictor.model
-        prompt_tokens = [model.count_tokens(p) for p in predicted.prompts]
-        for i, (prompt, output) in enumerate(
-            zip(predicted.prompts, predicted.outputs, strict=True)
-        ):
-            scored = {name: float(values[i]) for name, values in scores.items()}
-            records.append(PredictionRecord(strategy.row, suite.name, prompt, output, scored))
-        cost = adapt_cost.model_copy(
-            update={
-                "eval_seconds": round(eval_seconds, 3),
-                "peak_memory_mb": round(
-                    max(adapt_cost.peak_memory_mb, peak_memory_mb(), cuda_peak_memory_mb()), 1
-                ),
-                "prompt_tokens_mean": round(float(np.mean(prompt_tokens)), 2)
-                if prompt_tokens
-                else 0.0,
-            }
-        )
-        cell = Cell(
-            strategy=strategy.row,
-            suite=suite.name,
-            status="ok",
-            metrics={n: MetricValue(value=e.value, ci95=e.ci95) for n, e in estimates.items()},
-            cost=cost,
-        )
+        stored = [
+            PredictionRecord(
+                strategy.row,
+                suite.name,
+                prompt,
+                output,
+                {name: float(values[i]) for name, values in scores.items()},
+            )
+            for i, (prompt, output) in enumerate(
+                zip(predicted.prompts, predicted.outputs, strict=True)
+            )
+        ]
+        records += stored
+        self._store(strategy, suite, stored, cost)
         self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
         return cell
 

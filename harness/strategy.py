@@ -16,6 +16,7 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from harness.cache import Cache
 from harness.models.base import (
     ContinuationScore,
     GenerationRequest,
@@ -97,6 +98,12 @@ class AdaptContext:
     upstream: Predictor
     #: the forgetting suites of the run (replay data for multi-task training)
     forgetting: tuple[Suite, ...] = ()
+    #: the run's artifact cache (`cache.get(kind, cache_key)` / `cache.put(kind, cache_key)`)
+    cache: Cache | None = None
+    #: a content hash of everything this adaptation depends on: base model files, the
+    #: chain up to this strategy with its settings, seed, target and forgetting data,
+    #: library versions. Extend it with `content_key(cache_key, ...)` for sub-artifacts.
+    cache_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,13 @@ class Strategy(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     settings_class: ClassVar[type] = NoSettings
+    #: "joint": one adaptation to all target suites of the run (prompting, multi-task);
+    #: "per-target": one adaptation per target suite, each evaluated on its own target
+    #: and on every forgetting suite (rows `name@suite` when a run has several targets)
+    scope: ClassVar[str] = "joint"
+    #: whether adapting reads the forgetting suites (replay); if not, a change to them
+    #: does not invalidate this strategy's cached artifacts
+    uses_forgetting_data: ClassVar[bool] = False
 
     def __init__(self, settings: Any = None) -> None:
         self.settings = settings if settings is not None else self.settings_class()

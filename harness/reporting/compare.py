@@ -117,7 +117,7 @@ def compare_runs(
             status = "only in B" if cell_a is None else "only in A"
             cells.append(_with(base, status=status))
             continue
-        if cell_a.status != "ok" or cell_b.status != "ok":
+        if not cell_a.has_figures or not cell_b.has_figures:
             status = f"not compared: {cell_a.status} in A, {cell_b.status} in B"
             cells.append(_with(base, status=status))
             continue

@@ -91,7 +91,7 @@ def _quality(
         for strategy in strategies:
             cell = results.cell(strategy, suite.name)
             metric = cell.metrics.get(suite.primary_metric) if cell else None
-            if cell is None or cell.status != "ok" or metric is None or math.isnan(metric.value):
+            if cell is None or not cell.has_figures or metric is None or math.isnan(metric.value):
                 continue
             names.append(strategy)
             values.append(metric.value)

@@ -130,7 +130,7 @@ def strategy_costs(results: RunResults, strategy: str) -> StrategyCosts | None:
     Eval latency per example = total eval seconds / total test examples; a missing
     `artifact_bytes` (strategies that write nothing) counts as 0.
     """
-    cells = [c for c in results.cells if c.strategy == strategy and c.status == "ok"]
+    cells = [c for c in results.cells if c.strategy == strategy and c.has_figures]
     if not cells:
         return None
     n_test = sum(s.n_test for c in cells if (s := results.suite(c.suite)) is not None)
@@ -184,7 +184,7 @@ class StrategyProfile:
 
 def drop_vs_zero_shot(cell: Cell | None, suite: SuiteInfo) -> ForgettingDrop | None:
     """The forgetting drop of a cell, from its paired delta to zero-shot."""
-    if cell is None or cell.status != "ok":
+    if cell is None or not cell.has_figures:
         return None
     if cell.strategy == "zero-shot":
         return ForgettingDrop(suite.name, 0.0, (0.0, 0.0), 1.0)
@@ -214,9 +214,7 @@ def build_profiles(
         per_suite: dict[str, tuple[float, tuple[float, float]]] = {}
         for suite in suites:
             cell = results.cell(strategy, suite.name)
-            metric = (
-                cell.metrics.get(suite.primary_metric) if cell and cell.status == "ok" else None
-            )
+            metric = cell.metrics.get(suite.primary_metric) if cell and cell.has_figures else None
             if metric is not None and not math.isnan(metric.value):
                 per_suite[suite.name] = (metric.value, metric.ci95)
         complete = bool(suites) and len(per_suite) == len(suites)
