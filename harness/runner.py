@@ -508,6 +508,7 @@ class Runner:
             adapt_seconds=round(seconds, 3),
             trainable_params=predictor.trainable_parameters if predictor else 0,
             peak_memory_mb=round(max(peak_memory_mb(), cuda_peak_memory_mb()), 1),
+            **(predictor.costs if predictor else {}),
         )
         self.plugins.notify(
             "harness_adapt_end", AdaptFinished(self.run_id, strategy.row, targets, seconds, error)

@@ -35,9 +35,18 @@ class Predictor:
     predictor's model. `trainable_parameters` is reported as a cost.
     """
 
-    def __init__(self, model: LanguageModel, *, trainable_parameters: int = 0) -> None:
+    def __init__(
+        self,
+        model: LanguageModel,
+        *,
+        trainable_parameters: int = 0,
+        costs: dict[str, float] | None = None,
+    ) -> None:
         self.model = model
         self.trainable_parameters = trainable_parameters
+        #: extra cost figures merged into each cell's `cost` (e.g. `artifact_bytes`,
+        #: `train_tokens`, `train_tokens_per_second`, `index_build_seconds`)
+        self.costs: dict[str, float] = dict(costs or {})
 
     def prompt(self, suite: Suite, example: Example) -> str:
         """The prompt for one test example."""
@@ -62,7 +71,9 @@ class PromptedPredictor(Predictor):
     """A predictor that rewrites the prompts of another predictor (few-shot, RAG)."""
 
     def __init__(self, inner: Predictor) -> None:
-        super().__init__(inner.model, trainable_parameters=inner.trainable_parameters)
+        super().__init__(
+            inner.model, trainable_parameters=inner.trainable_parameters, costs=inner.costs
+        )
         self.inner = inner
 
     def prompt(self, suite: Suite, example: Example) -> str:
