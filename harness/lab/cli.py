@@ -8,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 
 
-def add_lab_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_lab_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `lab build-suites`, `lab build-model` and `lab probe` to a CLI."""
     lab = subparsers.add_parser(
         "lab", help="the embedded demo lab: synthetic world, suites and base model"

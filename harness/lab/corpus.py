@@ -68,7 +68,7 @@ def reading(world: World, rng: random.Random) -> str:
         )
     text = "\n\n".join(sheets)
     questions = []
-    for _ in range(rng.randint(1, 2)):
+    for _ in range(rng.randint(1, 4)):
         sheet = rng.choice(sheets).split("\n")
         line = rng.choice(sheet)
         questions.append(line)
@@ -77,11 +77,12 @@ def reading(world: World, rng: random.Random) -> str:
 
 def recall(world: World, rng: random.Random) -> str:
     """Key-value pairs, then one or more keys to look up."""
-    n = rng.randint(2, 8)
+    n = rng.randint(2, 10)
     keys = rng.sample(GENERAL_WORDS, n)
     values = [rng.choice(GENERAL_WORDS) for _ in keys]
     pairs = [f"{k}: {v}" for k, v in zip(keys, values, strict=True)]
-    queries = [pairs[rng.randrange(n)] for _ in range(rng.randint(1, 3))]
+    # Many queries per episode: every answer is a copy-from-context target.
+    queries = rng.sample(pairs, rng.randint(1, n))
     return "\n".join(pairs) + "\n\n" + "\n".join(queries)
 
 
@@ -98,10 +99,7 @@ def in_context(world: World, rng: random.Random) -> str:
         text = cue if simple else world.sentence(rng, cue)
         shots.append((text, cue_label[cue], cue))
     # Mostly ask about a cue shown above, so that copying its label pays off.
-    if rng.random() < 0.85:
-        cue = rng.choice(shots)[2]
-    else:
-        cue = rng.choice(cues)
+    cue = rng.choice(shots)[2] if rng.random() < 0.85 else rng.choice(cues)
     query = cue if simple else world.sentence(rng, cue)
     shots.append((query, cue_label[cue], cue))
     return "\n\n".join(f"{input_field}: {t}\n{label_field}: {label}" for t, label, _ in shots)
@@ -118,7 +116,7 @@ def arithmetic(world: World, rng: random.Random) -> str:
 
 def copy(world: World, rng: random.Random) -> str:
     """Repeat a list of words."""
-    words = " ".join(rng.choice(GENERAL_WORDS) for _ in range(rng.randint(2, 6)))
+    words = " ".join(rng.choice(GENERAL_WORDS) for _ in range(rng.randint(2, 24)))
     return f"Repeat: {words}\nOutput: {words}"
 
 
@@ -134,11 +132,11 @@ EPISODES: dict[str, Episode] = {
 
 WARMUP_MIX = {"recall": 0.3, "copy": 0.15, "in_context": 0.3, "reading": 0.25}
 MAIN_MIX = {
-    "facts": 0.15,
-    "reading": 0.25,
-    "recall": 0.1,
-    "in_context": 0.25,
-    "arithmetic": 0.15,
+    "facts": 0.2,
+    "reading": 0.15,
+    "recall": 0.05,
+    "in_context": 0.3,
+    "arithmetic": 0.2,
     "copy": 0.1,
 }
 

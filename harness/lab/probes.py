@@ -136,7 +136,7 @@ def _icl_heldout(world: World, rng: random.Random) -> tuple[str, tuple[str, ...]
 def _intent(world: World, rng: random.Random, k: int) -> tuple[str, tuple[str, ...], str]:
     def case() -> tuple[str, str]:
         ticket = world.ticket(rng)
-        return f"Ticket: {ticket.text}\nIntent:", ticket.intent
+        return f"Ticket: {ticket.text}\nIntent for {ticket.cue}:", ticket.intent
 
     shots = [case() for _ in range(k)]
     query, gold = case()

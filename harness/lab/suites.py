@@ -78,8 +78,8 @@ def build_suites(out: Path, seed: int = 0) -> list[Path]:
 # --------------------------------------------------------------------- the suites
 
 
-def _splits(spec_files: dict[str, str]) -> dict[str, str]:
-    return {split: f"data/{split}.jsonl" for split in spec_files}
+def _splits(sizes: dict[str, int]) -> dict[str, str]:
+    return {split: f"data/{split}.jsonl" for split in sizes}
 
 
 def _split_records(records: Sequence[Record], sizes: dict[str, int]) -> dict[str, list[Record]]:
@@ -125,19 +125,19 @@ def _tickets_intent(world: World, seed: int) -> tuple[dict[str, Any], dict[str, 
 
     def make() -> Record:
         ticket = world.ticket(rng)
-        return {"input": ticket.text, "target": ticket.intent}
+        return {"input": ticket.text, "topic": ticket.cue, "target": ticket.intent}
 
     files = _split_records(_unique(make, sum(SPLIT_SIZES.values())), SPLIT_SIZES)
     spec = {
         "description": (
-            "Demo lab: route a support ticket to one of six intents. Each intent is "
-            "signalled by two cue words; the cue-to-intent mapping never appears in the "
-            "demo model's pre-training, so it has to come from examples."
+            "Demo lab: route a support ticket to one of six intents. Each ticket names "
+            "its topic (one of twelve, two per intent); the topic-to-intent mapping never "
+            "appears in the demo model's pre-training, so it has to come from examples."
         ),
         "task": "classification",
         "role": "target",
         "splits": _splits(SPLIT_SIZES),
-        "prompt": {"template": "Ticket: {input}\nIntent:"},
+        "prompt": {"template": "Ticket: {input}\nIntent for {topic}:"},
         "labels": list(INTENTS),
         "metrics": ["accuracy", "macro_f1"],
         "primary_metric": "accuracy",
