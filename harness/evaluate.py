@@ -37,6 +37,7 @@ def predict(
 ) -> SuitePredictions:
     """Run `predictor` on `examples` of `suite`."""
     prompts = predictor.prompts(suite, examples)
+    retrieved = [predictor.retrieved_documents(suite, example) for example in examples]
     if suite.task in ("classification", "multiple-choice"):
         candidates = [suite.candidates(example) for example in examples]
         requests = [
@@ -45,7 +46,7 @@ def predict(
         ]
         scores = predictor.score(requests, progress)
         outputs = []
-        for example, cands, row in zip(examples, candidates, scores, strict=True):
+        for example, cands, row, docs in zip(examples, candidates, scores, retrieved, strict=True):
             logprobs = tuple(s.logprob for s in row)
             best = int(np.argmax(logprobs))
             gold = cands.index(example.references[0])
@@ -58,6 +59,8 @@ def predict(
                     candidate_logprobs=logprobs,
                     reference_logprob=row[gold].logprob,
                     reference_tokens=row[gold].n_tokens,
+                    gold_documents=example.gold_documents,
+                    retrieved=docs,
                 )
             )
         return SuitePredictions(prompts, outputs)
@@ -81,6 +84,8 @@ def predict(
             references=example.references,
             reference_logprob=ref_scores[i][0].logprob if ref_scores else None,
             reference_tokens=ref_scores[i][0].n_tokens if ref_scores else None,
+            gold_documents=example.gold_documents,
+            retrieved=retrieved[i],
         )
         for i, (example, text) in enumerate(zip(examples, texts, strict=True))
     ]

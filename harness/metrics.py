@@ -38,6 +38,12 @@ class ExampleOutput:
     #: sum of log p(reference | prompt) over the reference tokens, and their count
     reference_logprob: float | None = None
     reference_tokens: int | None = None
+    #: ids of the knowledge documents that answer the example (the suite's
+    #: `fields.gold_documents`); empty when the suite names none
+    gold_documents: tuple[str, ...] = ()
+    #: ids of the documents the predictor put in the prompt, best first (RAG); None when
+    #: the predictor retrieves nothing
+    retrieved: tuple[str, ...] | None = None
 
 
 class Metric(ABC):
@@ -49,6 +55,9 @@ class Metric(ABC):
     higher_is_better: ClassVar[bool] = True
     #: whether the evaluator must score the reference's log-likelihood for this metric
     needs_reference_logprob: ClassVar[bool] = False
+    #: whether the metric needs the examples' gold document ids (`fields.gold_documents`);
+    #: a suite that lists it without them fails validation
+    needs_gold_documents: ClassVar[bool] = False
 
     @abstractmethod
     def score(self, output: ExampleOutput) -> float:
@@ -354,6 +363,76 @@ class Perplexity(Metric):
         return np.where(total_tokens > 0, values, np.nan)
 
 
+# --- retrieval ---------------------------------------------------------------------
+
+
+def recall_at_k(retrieved: Sequence[str], gold: Sequence[str]) -> float:
+    """Share of the gold documents among the retrieved ones (nan without gold ids)."""
+    gold_set = set(gold)
+    if not gold_set:
+        return math.nan
+    return len(gold_set & set(retrieved)) / len(gold_set)
+
+
+def reciprocal_rank(retrieved: Sequence[str], gold: Sequence[str]) -> float:
+    """1 / rank of the first gold document retrieved; 0 when none is (nan without gold)."""
+    gold_set = set(gold)
+    if not gold_set:
+        return math.nan
+    return next((1.0 / rank for rank, d in enumerate(retrieved, 1) if d in gold_set), 0.0)
+
+
+class _RetrievalMetric(Metric):
+    """Scores the documents a retrieving predictor put in the prompt against the gold ids.
+
+    An example scores nan when the predictor retrieves nothing (`retrieved` is None:
+    zero-shot, few-shot, fine-tuned rows) or names no gold document; the aggregate is
+    the mean over the examples that score, nan when none does.
+    """
+
+    needs_gold_documents = True
+
+    def score(self, output: ExampleOutput) -> float:
+        if output.retrieved is None or not output.gold_documents:
+            return math.nan
+        return self._score(output.retrieved, output.gold_documents)
+
+    @abstractmethod
+    def _score(self, retrieved: Sequence[str], gold: Sequence[str]) -> float: ...
+
+    def aggregate(self, outputs: Sequence[ExampleOutput], scores: np.ndarray) -> float:
+        scored = scores[~np.isnan(scores)]
+        return float(np.mean(scored)) if scored.size else math.nan
+
+    def aggregate_resamples(
+        self, outputs: Sequence[ExampleOutput], scores: np.ndarray, indices: np.ndarray
+    ) -> np.ndarray:
+        """Vectorised `aggregate`: the mean of the non-nan scores of each resample."""
+        values = scores[indices]
+        present = ~np.isnan(values)
+        counts = present.sum(axis=1)
+        totals = np.where(present, values, 0.0).sum(axis=1)
+        return np.divide(totals, counts, out=np.full(len(counts), np.nan), where=counts > 0)
+
+
+class RecallAtK(_RetrievalMetric):
+    """Share of an example's gold documents among the k retrieved (k: the strategy's)."""
+
+    name = "recall_at_k"
+
+    def _score(self, retrieved: Sequence[str], gold: Sequence[str]) -> float:
+        return recall_at_k(retrieved, gold)
+
+
+class MeanReciprocalRank(_RetrievalMetric):
+    """Mean of 1 / rank of the first gold document retrieved (0 when none in the top k)."""
+
+    name = "mrr"
+
+    def _score(self, retrieved: Sequence[str], gold: Sequence[str]) -> float:
+        return reciprocal_rank(retrieved, gold)
+
+
 BUILTIN_METRICS: tuple[type[Metric], ...] = (
     Accuracy,
     MacroPrecision,
@@ -365,4 +444,6 @@ BUILTIN_METRICS: tuple[type[Metric], ...] = (
     Rouge2,
     RougeL,
     Perplexity,
+    RecallAtK,
+    MeanReciprocalRank,
 )

@@ -172,6 +172,10 @@ class PredictionRecord:
         if o.reference_logprob is not None:
             line["reference_logprob"] = o.reference_logprob
             line["reference_tokens"] = o.reference_tokens
+        if o.gold_documents:
+            line["gold_documents"] = list(o.gold_documents)
+        if o.retrieved is not None:
+            line["retrieved"] = list(o.retrieved)
         return line
 
     @classmethod
@@ -179,6 +183,7 @@ class PredictionRecord:
         logprobs = line.get("candidate_logprobs") or {}
         reference_logprob = line.get("reference_logprob")
         reference_tokens = line.get("reference_tokens")
+        retrieved = line.get("retrieved")
         output = ExampleOutput(
             example_id=str(line["example_id"]),
             prediction=str(line["prediction"]),
@@ -187,6 +192,8 @@ class PredictionRecord:
             candidate_logprobs=tuple(float(v) for v in logprobs.values()),
             reference_logprob=None if reference_logprob is None else float(reference_logprob),
             reference_tokens=None if reference_tokens is None else int(reference_tokens),
+            gold_documents=tuple(str(d) for d in line.get("gold_documents") or ()),
+            retrieved=None if retrieved is None else tuple(str(d) for d in retrieved),
         )
         scores = {str(k): float(v) for k, v in dict(line["scores"]).items()}
         return cls(

@@ -56,6 +56,14 @@ class Predictor:
         """Prompts for many examples; override to batch expensive work (embeddings)."""
         return [self.prompt(suite, example) for example in examples]
 
+    def retrieved_documents(self, suite: Suite, example: Example) -> tuple[str, ...] | None:
+        """Ids of the knowledge documents put in the example's prompt, best first.
+
+        None (the default) when this predictor retrieves nothing; retrieval strategies
+        override it, and the evaluator records it for the `recall_at_k` and `mrr` metrics.
+        """
+        return None
+
     def generate(
         self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
     ) -> list[str]:
@@ -78,6 +86,9 @@ class PromptedPredictor(Predictor):
 
     def prompt(self, suite: Suite, example: Example) -> str:
         return self.inner.prompt(suite, example)
+
+    def retrieved_documents(self, suite: Suite, example: Example) -> tuple[str, ...] | None:
+        return self.inner.retrieved_documents(suite, example)
 
     def generate(
         self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None

@@ -561,6 +561,16 @@ def load_suite(path: Path, known_metrics: Mapping[str, Any] | None = None) -> Su
                         at("metrics", i),
                     )
                 )
+            elif getattr(metric, "needs_gold_documents", False) and not spec.fields.gold_documents:
+                problems.append(
+                    Problem(
+                        where,
+                        f"metrics[{i}]",
+                        f"metric {name!r} needs the ids of the documents that answer each example",
+                        "map `fields.gold_documents` to the records' list of document ids",
+                        at("metrics", i),
+                    )
+                )
     if isinstance(spec.labels, tuple) and len(set(spec.labels)) < len(spec.labels):
         duplicates = sorted({x for x in spec.labels if spec.labels.count(x) > 1})
         problems.append(

@@ -243,8 +243,8 @@ def test_unknown_strategy(suite: Path, plugins: Plugins) -> None:
 
 
 def test_unknown_strategy_in_a_chain(suite: Path, plugins: Plugins) -> None:
-    problems = plan_problems(plan_with(suite, "zero-shot", "zero-shot+lora"), plugins)
-    assert "'lora'" in only(problems, "strategies[1].name").message
+    problems = plan_problems(plan_with(suite, "zero-shot", "zero-shot+no-such-link"), plugins)
+    assert "'no-such-link'" in only(problems, "strategies[1].name").message
 
 
 def test_unknown_setting(suite: Path, plugins: Plugins) -> None:

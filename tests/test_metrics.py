@@ -54,7 +54,7 @@ def test_builtin_metrics_names_and_contract() -> None:
     names = [m.name for m in BUILTIN_METRICS]
     assert names == [
         "accuracy", "macro_precision", "macro_recall", "macro_f1", "exact_match",
-        "token_f1", "rouge1", "rouge2", "rougeL", "perplexity",
+        "token_f1", "rouge1", "rouge2", "rougeL", "perplexity", "recall_at_k", "mrr",
     ]  # fmt: skip
     for cls in BUILTIN_METRICS:
         assert issubclass(cls, Metric)

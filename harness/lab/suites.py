@@ -206,7 +206,7 @@ def _catalog_qa(world: World, seed: int) -> tuple[dict[str, Any], dict[str, list
         "splits": _splits(item_counts),
         "fields": {"gold_documents": "gold_documents"},
         "prompt": {"template": "{input}"},
-        "metrics": ["exact_match", "token_f1"],
+        "metrics": ["exact_match", "token_f1", "recall_at_k", "mrr"],
         "primary_metric": "exact_match",
         "generation": {"max_new_tokens": 8},
         "knowledge": {"documents": "data/documents.jsonl"},

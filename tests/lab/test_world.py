@@ -10,10 +10,10 @@ import pytest
 from harness.lab.corpus import EPISODES, episodes, sample_corpus
 from harness.lab.suites import SUITE_NAMES, build_suites, default_suites_dir
 from harness.lab.world import INTENTS, World
-from harness.metrics import Accuracy, ExactMatch, MacroF1, RougeL, TokenF1
+from harness.metrics import BUILTIN_METRICS
 from harness.suites import load_suite
 
-KNOWN_METRICS = {m.name: m for m in (Accuracy, MacroF1, ExactMatch, TokenF1, RougeL)}
+KNOWN_METRICS = {m.name: m for m in BUILTIN_METRICS}
 
 
 @pytest.fixture(scope="module")
