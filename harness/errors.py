@@ -47,3 +47,11 @@ class InputError(HarnessError):
 
 class PluginError(HarnessError):
     """A plugin failed to load or registered something invalid; names the plugin."""
+
+
+class NotApplicable(HarnessError, ValueError):
+    """A strategy does not apply to a row's target suites (e.g. RAG with no corpus).
+
+    Raised from `Strategy.adapt`: the row's cells are marked "skipped" with this message,
+    not "failed", and the run's exit code is unaffected.
+    """

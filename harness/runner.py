@@ -28,7 +28,7 @@ from harness import __version__
 from harness.cache import Cache, content_key, default_cache_dir, library_versions
 from harness.config import RunConfig, StrategyEntry, build_settings
 from harness.demo import demo_model_path
-from harness.errors import InputError, Problem
+from harness.errors import InputError, NotApplicable, Problem
 from harness.evaluate import estimate, predict, score_outputs
 from harness.events import (
     AdaptFinished,
@@ -260,6 +260,8 @@ class Runner:
         )
         # local model folders are keyed by their files' hash, hub ids by their name
         self._model_key = model_hash(plan.model) or plan.model
+        #: rows whose strategy does not apply to their targets, and why
+        self._not_applicable: dict[str, str] = {}
         self._outputs: dict[tuple[str, str], tuple[list[ExampleOutput], dict[str, np.ndarray]]] = {}
 
     # the base model is loaded once per run and shared by every strategy
@@ -356,7 +358,9 @@ class Runner:
             predictor, adapt_cost, error = self._adapt(strategy, run_dir)
         cells = []
         for suite in self.plan.suites:
-            if not strategy.evaluates(suite):
+            if strategy.row in self._not_applicable:
+                cells.append(self._skipped(strategy, suite, self._not_applicable[strategy.row]))
+            elif not strategy.evaluates(suite):
                 cells.append(self._skipped(strategy, suite))
             elif suite.name in cached:
                 cells.append(self._from_cache(strategy, suite, cached[suite.name], records))
@@ -366,13 +370,13 @@ class Runner:
                 )
         return cells
 
-    def _skipped(self, strategy: PlannedStrategy, suite: Suite) -> Cell:
+    def _skipped(self, strategy: PlannedStrategy, suite: Suite, reason: str = "") -> Cell:
         targets = ", ".join(t.name for t in strategy.targets)
         cell = Cell(
             strategy=strategy.row,
             suite=suite.name,
             status="skipped",
-            error=f"adapted to {targets} only",
+            error=reason or f"adapted to {targets} only",
         )
         self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
         return cell
@@ -477,6 +481,7 @@ class Runner:
         reset_peak_memory()
         start = time.perf_counter()
         error = None
+        not_applicable = False
         predictor: Predictor | None = None
         try:
             predictor = Predictor(self.base_model())
@@ -501,6 +506,9 @@ class Runner:
                         f"strategy {link.name!r} returned {type(predictor).__name__}, "
                         "expected a harness.Predictor"
                     )
+        except NotApplicable as e:
+            predictor, error = None, str(e)
+            not_applicable = True
         except Exception as e:
             predictor, error = None, _describe(e, f"adapting with {strategy.row!r}")
         seconds = time.perf_counter() - start
@@ -513,6 +521,8 @@ class Runner:
         self.plugins.notify(
             "harness_adapt_end", AdaptFinished(self.run_id, strategy.row, targets, seconds, error)
         )
+        if not_applicable:
+            self._not_applicable[strategy.row] = error or ""
         return predictor, cost, error
 
     def _evaluate(

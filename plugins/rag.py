@@ -22,7 +22,7 @@ from pathlib import Path
 from harness import AdaptContext, Example, Predictor, PromptedPredictor, Strategy, Suite, hookimpl
 from harness.cache import Cache
 from harness.embeddings import DEFAULT_EMBEDDER
-from harness.errors import InputError
+from harness.errors import InputError, NotApplicable
 from harness.registry import Registry
 from harness.retrieval import (
     DEFAULT_OVERLAP,
@@ -310,7 +310,7 @@ class RAG(Strategy):
         indexed = [t for t in targets if retriever.index_for(t) is not None]
         if not indexed:
             names = ", ".join(t.name for t in targets) or "none"
-            raise ValueError(
+            raise NotApplicable(
                 f"rag needs a knowledge corpus, and no target suite has one ({names}): add a "
                 "`knowledge:` section to the suite (docs/suites.md) or set `corpus`"
             )

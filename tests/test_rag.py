@@ -254,6 +254,26 @@ def test_adapting_without_a_corpus_fails_clearly(
         RAG(_settings()).adapt(context)
 
 
+def test_a_rag_row_without_a_corpus_is_skipped_not_failed(
+    tiny_model: Path, toy_suites: dict[str, Path], tmp_path: Path
+) -> None:
+    plugins = load_plugins()
+    config = RunConfig(
+        model=str(tiny_model),
+        suites=[str(toy_suites["toy-colours"]), str(toy_suites["toy-sums"])],
+        strategies=[StrategyEntry(name="zero-shot"), StrategyEntry(name="rag")],
+        out=str(tmp_path / "run"),
+        reporters=["markdown"],
+        max_test_examples=4,
+        bootstrap_resamples=100,
+    )
+    outcome = Runner(make_plan(config, plugins), plugins).run()
+    assert outcome.exit_code == 0
+    rag_cells = [c for c in outcome.results.cells if c.strategy == "rag"]
+    assert {c.status for c in rag_cells} == {"skipped"}
+    assert all("rag needs a knowledge corpus" in (c.error or "") for c in rag_cells)
+
+
 def test_corpus_setting_replaces_the_targets_corpus(
     knowledge_suite: Path, tiny_lm: LanguageModel, tmp_path: Path
 ) -> None:
