@@ -124,9 +124,10 @@ def _plugins(args: argparse.Namespace, extra_block: Sequence[str] = ()) -> Plugi
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.config import RunConfig, StrategyEntry, load_config
+    from harness.demo import DEMO_CONFIG
     from harness.runner import Runner, make_plan
 
-    config = load_config(args.config) if args.config else RunConfig()
+    config = load_config(args.config or DEMO_CONFIG)
     overrides = {
         "model": args.model,
         "out": args.out,
@@ -148,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = RunConfig.model_validate(config.model_dump() | update)
     plugins = _plugins(args, config.block_plugins)
     plugins.raise_for_failures()
-    source = str(args.config) if args.config else "command line"
+    source = str(args.config or DEMO_CONFIG)
     plan = make_plan(config, plugins, source)
     outcome = Runner(plan, plugins).run()
     console = Console()

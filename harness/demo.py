@@ -7,6 +7,8 @@ from pathlib import Path
 from harness.errors import InputError
 
 DEMO_MODEL_DIR = Path(__file__).resolve().parent / "lab" / "model"
+#: the run config `harness run` uses when it is given none
+DEMO_CONFIG = Path(__file__).resolve().parent / "lab" / "demo.yaml"
 
 
 def demo_model_path() -> str:
