@@ -392,9 +392,9 @@ class Runner:
             self._model_key,
             [(link.name, link.settings) for link in strategy.chain[:links]],
             config.seed,
-            [s.content_hash for s in strategy.targets],
+            [s.training_hash for s in strategy.targets],
             [
-                s.content_hash
+                s.training_hash
                 for s in self.plan.forgetting
                 if any(link.uses_forgetting_data for link in strategy.chain[:links])
             ],

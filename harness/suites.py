@@ -227,8 +227,20 @@ class Suite:
     @cached_property
     def content_hash(self) -> str:
         """SHA-256 over the suite file and every data file it names."""
+        return self._hash(_data_files(self.spec))
+
+    @cached_property
+    def training_hash(self) -> str:
+        """SHA-256 over what adapting may read: the suite file, train and validation splits.
+
+        Editing the test split or the knowledge corpus leaves it unchanged, so trained
+        artifacts stay valid (retrieval indexes are keyed by their corpus separately).
+        """
+        return self._hash([f for f in (self.spec.splits.train, self.spec.splits.validation) if f])
+
+    def _hash(self, relatives: list[str]) -> str:
         digest = hashlib.sha256(self.path.read_bytes())
-        for relative in _data_files(self.spec):
+        for relative in relatives:
             digest.update(relative.encode())
             digest.update((self.root / relative).read_bytes())
         return digest.hexdigest()

@@ -161,3 +161,60 @@ def test_per_target_strategies_get_one_row_per_target_suite(
     assert status[("per-target-probe@toy-echo", "toy-colours")] == "skipped"
     skipped = outcome.results.cell("per-target-probe@toy-echo", "toy-colours")
     assert skipped is not None and skipped.error == "adapted to toy-echo only"
+
+
+class Trains(Strategy):
+    """Stands in for a trained artifact: stores one in the cache, reports hits."""
+
+    name = "trains-probe"
+    hits: ClassVar[list[bool]] = []
+
+    def adapt(self, context: AdaptContext) -> Predictor:
+        assert context.cache is not None
+        hit = context.cache.get("adapters", context.cache_key) is not None
+        if not hit:
+            with context.cache.put("adapters", context.cache_key) as folder:
+                (folder / "weights.bin").write_bytes(b"trained")
+        Trains.hits.append(hit)
+        return context.upstream
+
+
+def test_a_changed_test_split_reevaluates_but_keeps_trained_artifacts(
+    tiny_model: Path, toy_suites: dict[str, Path], tmp_path: Path
+) -> None:
+    import types
+
+    from harness import hookimpl
+
+    @hookimpl
+    def harness_register_strategies(registry):  # type: ignore[no-untyped-def]
+        registry.add(Trains)
+
+    module = types.ModuleType("trains")
+    module.harness_register_strategies = harness_register_strategies  # type: ignore[attr-defined]
+    folder = tmp_path / "colours"
+    shutil.copytree(toy_suites["toy-colours"].parent, folder)
+
+    def run(out: str) -> dict[str, str]:
+        plugins = load_plugins(extra=[("trains", module)])
+        config = RunConfig(
+            model=str(tiny_model),
+            suites=[str(folder / "suite.yaml")],
+            strategies=[StrategyEntry(name="trains-probe")],
+            out=str(tmp_path / out),
+            reporters=["markdown"],
+            bootstrap_resamples=100,
+        )
+        outcome = Runner(make_plan(config, plugins), plugins).run()
+        return {c.suite: c.status for c in outcome.results.cells}
+
+    Trains.hits.clear()
+    assert run("a") == {"toy-colours": "ok"}
+    test_file = folder / "data" / "test.jsonl"
+    test_file.write_text("".join(test_file.read_text().splitlines(keepends=True)[:-1]))
+    assert run("b") == {"toy-colours": "ok"}  # new test data: evaluated again
+    assert Trains.hits == [False, True]  # ... with the artifact trained before
+    train_file = folder / "data" / "train.jsonl"
+    train_file.write_text("".join(train_file.read_text().splitlines(keepends=True)[:-1]))
+    assert run("c") == {"toy-colours": "ok"}
+    assert Trains.hits == [False, True, False]  # new training data: trained again
