@@ -100,8 +100,12 @@ class HFModel:
         )
         self.device = next(model.parameters()).device
         self.max_length = _max_length(model, tokenizer)
+        forward_parameters = inspect.signature(model.forward).parameters
+        # transformers >= 5.24 names the KV cache argument `cache` (`past_key_values` is
+        # deprecated there); older releases within our range only know `past_key_values`.
+        self._cache_argument = "cache" if "cache" in forward_parameters else "past_key_values"
         self._supports_logits_to_keep = (
-            "logits_to_keep" in inspect.signature(model.forward).parameters
+            "logits_to_keep" in forward_parameters
         )
         # Decided on the first scoring batch: whether the model's cache can be shared.
         self._prefix_cache_ok: bool | None = None
@@ -316,7 +320,7 @@ class HFModel:
         # One small [batch, vocab] transfer instead of one device sync per candidate.
         last_logprobs = torch.log_softmax(output.logits[:, -1, :].float(), dim=-1).cpu()
         last_greedy = last_logprobs.argmax(dim=-1).tolist()
-        cache = output.past_key_values
+        cache = _output_cache(output)
         if self._prefix_cache_ok is None:
             self._prefix_cache_ok = _is_plain_dynamic_cache(cache)
 
@@ -378,8 +382,8 @@ class HFModel:
             input_ids=inputs,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=_select_rows(cache, parents),
             use_cache=True,
+            **{self._cache_argument: _select_rows(cache, parents)},
         )
         return _sum_target_logprobs(output.logits, targets, valid)
 
@@ -510,6 +514,12 @@ def _sum_target_logprobs(
     sums = (logprobs * valid).sum(dim=-1).tolist()
     all_greedy = greedy.all(dim=-1).tolist()
     return [(float(s), bool(g)) for s, g in zip(sums, all_greedy, strict=True)]
+
+
+def _output_cache(output: Any) -> Any:
+    """The KV cache a forward pass returned (`cache` from transformers 5.24 on)."""
+    keys = output.keys()
+    return output["cache"] if "cache" in keys else output.get("past_key_values")
 
 
 def _select_rows(cache: Any, rows: torch.Tensor) -> Any:
