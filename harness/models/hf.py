@@ -104,9 +104,7 @@ class HFModel:
         # transformers >= 5.24 names the KV cache argument `cache` (`past_key_values` is
         # deprecated there); older releases within our range only know `past_key_values`.
         self._cache_argument = "cache" if "cache" in forward_parameters else "past_key_values"
-        self._supports_logits_to_keep = (
-            "logits_to_keep" in forward_parameters
-        )
+        self._supports_logits_to_keep = "logits_to_keep" in forward_parameters
         # Decided on the first scoring batch: whether the model's cache can be shared.
         self._prefix_cache_ok: bool | None = None
 
