@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,45 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _csv(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"no names in {text!r}: give comma-separated names")
+    return parts
+
+
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least `minimum`, refused with the value given."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number of at least {minimum}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def _device(text: str) -> str:
+    from harness.models.options import DEVICE_HELP, device_error
+
+    error = device_error(text)
+    if error:
+        raise argparse.ArgumentTypeError(f"{error}: {DEVICE_HELP}")
+    return text
+
+
+def _dtype(text: str) -> str:
+    from harness.models.options import DTYPE_HELP, dtype_error
+
+    error = dtype_error(text)
+    if error:
+        raise argparse.ArgumentTypeError(f"{error}: {DTYPE_HELP}")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,11 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strategies", type=_csv, help="comma-separated, e.g. zero-shot,few-shot")
     run.add_argument("--suites", type=_csv, help="comma-separated suite names or suite.yaml paths")
     run.add_argument("--out", help="run folder (default: reports/<run-id>)")
-    run.add_argument("--seed", type=int)
-    run.add_argument("--batch-size", type=int)
-    run.add_argument("--max-test-examples", type=int, metavar="N", help="evaluate at most N")
-    run.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
-    run.add_argument("--dtype", help="auto (default: bf16 on CUDA, fp32 on CPU), float32, ...")
+    run.add_argument("--seed", type=_whole_number(0))
+    run.add_argument("--batch-size", type=_whole_number(1))
+    run.add_argument(
+        "--max-test-examples", type=_whole_number(1), metavar="N", help="evaluate at most N"
+    )
+    run.add_argument("--device", type=_device, help="auto (default), cpu, cuda, cuda:1, mps")
+    run.add_argument(
+        "--dtype", type=_dtype, help="auto (default: bf16 on CUDA, fp32 on CPU), float32, ..."
+    )
     run.add_argument("--chat-template", choices=["auto", "on", "off"])
     run.add_argument(
         "--no-cache",

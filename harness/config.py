@@ -14,11 +14,12 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness._yaml import LineMap, line_of, load_yaml
 from harness.errors import InputError, Problem
 from harness.gate import GateConfig
+from harness.models.options import DEVICE_HELP, DTYPE_HELP, device_error, dtype_error
 from harness.reporting.recommend import DecisionConstraints
 
 
@@ -50,7 +51,7 @@ class RunConfig(BaseModel):
         default_factory=lambda: [StrategyEntry(name="zero-shot"), StrategyEntry(name="few-shot")]
     )
     suites: list[str] = Field(default_factory=list, description="suite names or suite.yaml paths")
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     out: str | None = Field(None, description="run folder; default reports/<run-id>")
     batch_size: int = Field(16, ge=1)
     device: str = "auto"
@@ -69,6 +70,22 @@ class RunConfig(BaseModel):
     decision: DecisionConstraints | None = Field(
         None, description="constraints of the recommendation (see README, Decision report)"
     )
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        error = device_error(value)
+        if error:
+            raise ValueError(f"{error}: {DEVICE_HELP}")
+        return value
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, value: str) -> str:
+        error = dtype_error(value)
+        if error:
+            raise ValueError(f"{error}: {DTYPE_HELP}")
+        return value
 
 
 def _normalise_strategies(raw: Any) -> Any:
@@ -93,7 +110,15 @@ def parse_config(data: Any, source: str, lines: LineMap | None = None) -> RunCon
     """Validate config data; every problem reported with file, line, field and fix."""
     lines = lines or {}
     if data is None:
-        data = {}
+        # an empty file is more likely a mistake (a wrong or unsaved file) than a request
+        # for the defaults; `{}` asks for the defaults explicitly
+        raise InputError.single(
+            source,
+            "",
+            "the run config is empty",
+            "write the run config (see README), or `{}` for the defaults",
+            1,
+        )
     if not isinstance(data, dict):
         raise InputError.single(source, "", "a run config must be a YAML mapping", "see README")
     data = dict(data)

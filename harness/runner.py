@@ -41,6 +41,7 @@ from harness.events import (
 from harness.manifest import build_manifest, model_hash
 from harness.metrics import ExampleOutput, Metric
 from harness.models.base import LanguageModel, ScoreRequest
+from harness.models.options import check_model_location
 from harness.plugin_manager import Plugins
 from harness.reporting.base import ReportContext
 from harness.resources import cuda_peak_memory_mb, peak_memory_mb, reset_peak_memory
@@ -169,10 +170,18 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
     if not config.strategies:
         problems.append(Problem(source, "strategies", "no strategies to run", "list strategies"))
     try:
-        model = config.model or demo_model_path()
+        if config.model is not None and not config.model.strip():
+            raise InputError.single(
+                source, "model", "the model name is empty", "give a Hub id or a local folder"
+            )
+        model = config.model if config.model is not None else demo_model_path()
+        # a local folder is checked now (headers only), so a broken one fails before a
+        # run folder or a cache entry is written; hub ids are resolved when loading
+        check_model_location(model)
     except InputError as e:
         problems.extend(e.problems)
         model = ""
+    problems += _train_split_problems(strategies, suites, source)
     if problems:
         raise InputError(problems)
     needed = {m for s in suites for m in s.spec.metrics}
@@ -188,6 +197,34 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
         else:
             expanded.append(PlannedStrategy(planned.row, planned.chain, targets))
     return Plan(config, model, tuple(expanded), tuple(suites), metrics)
+
+
+def _train_split_problems(
+    strategies: list[PlannedStrategy], suites: list[Suite], source: str
+) -> list[Problem]:
+    """A problem for each suite a row needs train examples of (`Strategy.needs_train_split`)."""
+    problems: list[Problem] = []
+    for planned in strategies:
+        for link in planned.chain:
+            if link.needs_train_split == "targets":
+                needing = [s for s in suites if s.role == "target"]
+            elif link.needs_train_split == "evaluated":
+                needing = suites
+            else:
+                continue
+            for suite in needing:
+                if not suite.train:
+                    problems.append(
+                        Problem(
+                            str(suite.path),
+                            "splits.train",
+                            f"strategy {link.name!r} (row {planned.row!r}) needs train "
+                            f"examples, and suite {suite.name!r} has no train split",
+                            f"add a train split to the suite, or remove {planned.row!r} "
+                            f"from the strategies of {source}",
+                        )
+                    )
+    return problems
 
 
 def _plan_strategy(

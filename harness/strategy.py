@@ -150,6 +150,11 @@ class Strategy(ABC):
     #: whether adapting reads the forgetting suites (replay); if not, a change to them
     #: does not invalidate this strategy's cached artifacts
     uses_forgetting_data: ClassVar[bool] = False
+    #: which suites must have train examples, checked when the run is planned:
+    #: "" none; "targets" every target suite the row adapts to (fine-tuning);
+    #: "evaluated" every suite the row is evaluated on, forgetting suites too (few-shot
+    #: draws its demonstrations from the train split of the suite it prompts)
+    needs_train_split: ClassVar[str] = ""
 
     def __init__(self, settings: Any = None) -> None:
         self.settings = settings if settings is not None else self.settings_class()

@@ -393,6 +393,7 @@ class SFT(Strategy):
     description = "full fine-tuning on each target suite's train split (TRL)"
     settings_class = SFTSettings
     scope: ClassVar[str] = "per-target"
+    needs_train_split: ClassVar[str] = "targets"
 
     def adapt(self, context: AdaptContext) -> Predictor:
         return fine_tune(context, _Plan(self.settings, lora=False))
@@ -405,6 +406,7 @@ class LoRA(Strategy):
     description = "LoRA adapters (PEFT) on each target suite's train split; QLoRA on CUDA"
     settings_class = LoraSettings
     scope: ClassVar[str] = "per-target"
+    needs_train_split: ClassVar[str] = "targets"
 
     def adapt(self, context: AdaptContext) -> Predictor:
         return fine_tune(context, _Plan(self.settings, lora=True))
@@ -416,6 +418,7 @@ class Multitask(Strategy):
     name = "multitask"
     description = "one model on all target suites, mixed with forgetting-suite replay"
     settings_class = MultitaskSettings
+    needs_train_split: ClassVar[str] = "targets"
     #: replay reads the forgetting suites' train splits
     uses_forgetting_data: ClassVar[bool] = True
 

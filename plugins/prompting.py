@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -102,6 +102,7 @@ class FewShot(Strategy):
     name = "few-shot"
     description = "k solved train examples before each test prompt"
     settings_class = FewShotSettings
+    needs_train_split: ClassVar[str] = "evaluated"
 
     def adapt(self, context: AdaptContext) -> Predictor:
         return FewShotPredictor(context.upstream, self.settings, context.seed)

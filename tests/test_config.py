@@ -87,7 +87,7 @@ def test_chain_names_are_trimmed() -> None:
 
 
 def test_defaults_when_keys_are_absent(tmp_path: Path) -> None:
-    config = load_config(write_config(tmp_path, "# nothing set\n"))
+    config = load_config(write_config(tmp_path, "# every default\n{}\n"))
     assert config == RunConfig()
     assert config.model is None
     assert [s.name for s in config.strategies] == ["zero-shot", "few-shot"]

@@ -15,7 +15,6 @@ import copy
 import inspect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import InputError
@@ -25,19 +24,19 @@ from harness.models.base import (
     ProgressCallback,
     ScoreRequest,
 )
+from harness.models.options import (
+    DEVICE_HELP,
+    DTYPE_HELP,
+    DTYPES,
+    check_model_location,
+    device_error,
+    dtype_error,
+)
 
 if TYPE_CHECKING:
     import torch
 
 CHAT_TEMPLATE_MODES = ("auto", "on", "off")
-_DTYPES = {
-    "float32": "float32",
-    "fp32": "float32",
-    "bfloat16": "bfloat16",
-    "bf16": "bfloat16",
-    "float16": "float16",
-    "fp16": "float16",
-}
 #: Used when neither the model config nor the tokenizer states a context length.
 _DEFAULT_MAX_LENGTH = 2048
 
@@ -124,10 +123,11 @@ class HFModel:
         `device` "auto" is CUDA when available, else CPU; `dtype` "auto" is bfloat16 on
         CUDA, else float32. Safetensors weights are used when the folder has them.
         """
+        from safetensors import SafetensorError
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        _check_model_location(name_or_path)
+        check_model_location(name_or_path)
         torch_device = _resolve_device(device, name_or_path)
         torch_dtype = _resolve_dtype(dtype, torch_device, name_or_path)
         bars_were_on = hf_logging.is_progress_bar_enabled()
@@ -139,7 +139,9 @@ class HFModel:
             model = AutoModelForCausalLM.from_pretrained(
                 name_or_path, dtype=torch_dtype, trust_remote_code=trust_remote_code
             )
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, KeyError, SafetensorError) as exc:
+            # a folder that passed check_model_location can still hold weights of another
+            # architecture or an unknown model_type; the user's input either way
             raise InputError.single(
                 file=name_or_path,
                 field="model",
@@ -570,43 +572,15 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
         yield list(items[start : start + size])
 
 
-def _check_model_location(name_or_path: str) -> None:
-    """Reject local paths that do not exist or are not model folders, with a fix."""
-    path = Path(name_or_path).expanduser()
-    looks_local = (
-        path.is_absolute()
-        or name_or_path.startswith((".", "~"))
-        or name_or_path.count("/") > 1
-        or "\\" in name_or_path
-    )
-    if path.exists():
-        if not (path.is_dir() and (path / "config.json").is_file()):
-            raise InputError.single(
-                file=name_or_path,
-                field="model",
-                message="not a model folder (no config.json)",
-                fix="point to a folder saved with save_pretrained, or give a Hub id",
-            )
-    elif looks_local:
-        raise InputError.single(
-            file=name_or_path,
-            field="model",
-            message="model path does not exist",
-            fix="check the path, or give a Hugging Face Hub id such as 'org/model'",
-        )
-
-
 def _resolve_device(device: str, name: str) -> torch.device:
     import torch
 
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise InputError.single(
-            file=name, field="device", message=str(exc), fix="use 'auto', 'cpu' or 'cuda[:N]'"
-        ) from exc
+    error = device_error(device)
+    if error:
+        raise InputError.single(file=name, field="device", message=error, fix=DEVICE_HELP)
+    resolved = torch.device(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InputError.single(
             file=name,
@@ -622,12 +596,8 @@ def _resolve_dtype(dtype: str, device: torch.device, name: str) -> torch.dtype:
 
     if dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if dtype not in _DTYPES:
-        raise InputError.single(
-            file=name,
-            field="dtype",
-            message=f"unknown dtype {dtype!r}",
-            fix=f"use 'auto' or one of {', '.join(sorted(_DTYPES))}",
-        )
-    resolved: torch.dtype = getattr(torch, _DTYPES[dtype])
+    error = dtype_error(dtype)
+    if error:
+        raise InputError.single(file=name, field="dtype", message=error, fix=DTYPE_HELP)
+    resolved: torch.dtype = getattr(torch, DTYPES[dtype])
     return resolved
