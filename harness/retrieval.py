@@ -28,7 +28,7 @@ import numpy as np
 from harness.cache import Cache, content_key
 from harness.embeddings import DEFAULT_EMBEDDER, load_embedder, resolve_embedder
 from harness.errors import InputError, Problem
-from harness.suites import Document
+from harness.suites import Document, iter_jsonl
 
 #: bump when the layout of a cached index folder changes
 INDEX_FORMAT = 1
@@ -189,45 +189,38 @@ def read_documents(
     problems: list[Problem] = []
     documents: list[Document] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if len(problems) >= 20:
-                problems.append(Problem(where, "", "more problems not shown", "fix these first"))
-                break
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                problems.append(
-                    Problem(where, "", f"invalid JSON: {e.msg}", "one JSON object per line", number)
+    for number, record, error in iter_jsonl(path):
+        if len(problems) >= 20:
+            problems.append(Problem(where, "", "more problems not shown", "fix these first"))
+            break
+        if error is not None:
+            problems.append(Problem(where, "", error, "one JSON object per line, in UTF-8", number))
+            continue
+        if not isinstance(record, dict):
+            problems.append(
+                Problem(where, "", "line is not a JSON object", "one object per line", number)
+            )
+            continue
+        doc_id, text = record.get(id_field), record.get(text_field)
+        if doc_id is None or not isinstance(text, str) or not text.strip():
+            problems.append(
+                Problem(
+                    where,
+                    text_field if doc_id is not None else id_field,
+                    f"document needs an {id_field!r} and a non-empty {text_field!r}",
+                    "fix the record",
+                    number,
                 )
-                continue
-            if not isinstance(record, dict):
-                problems.append(
-                    Problem(where, "", "line is not a JSON object", "one object per line", number)
-                )
-                continue
-            doc_id, text = record.get(id_field), record.get(text_field)
-            if doc_id is None or not isinstance(text, str) or not text.strip():
-                problems.append(
-                    Problem(
-                        where,
-                        text_field if doc_id is not None else id_field,
-                        f"document needs an {id_field!r} and a non-empty {text_field!r}",
-                        "fix the record",
-                        number,
-                    )
-                )
-                continue
-            if str(doc_id) in seen:
-                problems.append(
-                    Problem(where, id_field, f"duplicate id {doc_id!r}", "make ids unique", number)
-                )
-                continue
-            seen.add(str(doc_id))
-            title = record.get(title_field) if title_field else None
-            documents.append(Document(str(doc_id), text, str(title or "")))
+            )
+            continue
+        if str(doc_id) in seen:
+            problems.append(
+                Problem(where, id_field, f"duplicate id {doc_id!r}", "make ids unique", number)
+            )
+            continue
+        seen.add(str(doc_id))
+        title = record.get(title_field) if title_field else None
+        documents.append(Document(str(doc_id), text, str(title or "")))
     if not documents and not problems:
         problems.append(Problem(where, "corpus", "the corpus has no documents", "add documents"))
     if problems:

@@ -9,6 +9,7 @@ found, each with file, line, field and fix (see `harness.errors`).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import string
@@ -287,15 +288,32 @@ def _as_texts(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _iter_jsonl(path: Path) -> Iterable[tuple[int, Any, str | None]]:
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
+def iter_jsonl(path: Path) -> Iterable[tuple[int, Any, str | None]]:
+    """(line number, parsed value or None, error or None) for each non-blank line.
+
+    Lines are read whole, whatever their length. The file must be UTF-8 (a leading
+    byte-order mark is accepted); the first line that is not ends the file with an
+    error, as a file in another encoding would otherwise flood the report.
+    """
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield (
+                    number,
+                    None,
+                    f"not UTF-8 text (byte 0x{raw[e.start]:02x}): save the file as UTF-8",
+                )
+                return
             if not line.strip():
                 continue
             try:
                 yield number, json.loads(line), None
             except json.JSONDecodeError as e:
-                yield number, None, e.msg
+                yield number, None, f"invalid JSON: {e.msg}"
 
 
 def _resolve_inside(suite_root: Path, relative: str) -> Path | None:
@@ -320,12 +338,12 @@ def _read_split(
     def bad(number: int, field_name: str, message: str, fix: str) -> None:
         problems.append(Problem(where, field_name, message, fix, number))
 
-    for number, record, error in _iter_jsonl(path):
+    for number, record, error in iter_jsonl(path):
         if len(problems) >= 20:
             problems.append(Problem(where, "", "more problems not shown", "fix the above first"))
             break
         if error is not None:
-            bad(number, "", f"invalid JSON: {error}", "write one JSON object per line")
+            bad(number, "", error, "write one JSON object per line, in UTF-8")
             continue
         if not isinstance(record, dict):
             bad(number, "", "line is not a JSON object", "write one JSON object per line")
@@ -426,9 +444,18 @@ def _read_split(
         gold: tuple[str, ...] = ()
         if fields.gold_documents:
             try:
-                gold = _as_texts(_dig(record, fields.gold_documents)) or ()
+                raw_gold = _dig(record, fields.gold_documents)
             except KeyError:
-                gold = ()
+                raw_gold = []
+            if raw_gold != [] and _as_texts(raw_gold) is None:
+                bad(
+                    number,
+                    fields.gold_documents,
+                    f"gold documents {raw_gold!r} are not a document id or a list of ids",
+                    "give the ids of the knowledge documents that answer the example",
+                )
+                continue
+            gold = _as_texts(raw_gold) or ()
         examples.append(Example(example_id, raw_input, references, choices, gold, record))
     if not examples and not problems:
         problems.append(
@@ -445,14 +472,18 @@ def _read_documents(
         return (), []
     docs: list[Document] = []
     problems: list[Problem] = []
-    for number, record, error in _iter_jsonl(path):
+    first_line: dict[str, int] = {}
+    for number, record, error in iter_jsonl(path):
+        if len(problems) >= 20:
+            problems.append(Problem(str(path), "", "more problems not shown", "fix these first"))
+            break
         if error is not None or not isinstance(record, dict):
             problems.append(
                 Problem(
                     str(path),
                     "",
-                    f"invalid JSON object: {error}",
-                    "write one JSON object per line",
+                    error or "line is not a JSON object",
+                    "write one JSON object per line, in UTF-8",
                     number,
                 )
             )
@@ -469,6 +500,19 @@ def _read_documents(
                 )
             )
             continue
+        if str(doc_id) in first_line:
+            problems.append(
+                Problem(
+                    str(path),
+                    knowledge.id_field,
+                    f"duplicate document id {str(doc_id)!r} (first on line "
+                    f"{first_line[str(doc_id)]})",
+                    "make document ids unique: gold documents and retrieval metrics use them",
+                    number,
+                )
+            )
+            continue
+        first_line[str(doc_id)] = number
         title = record.get(knowledge.title_field, "") if knowledge.title_field else ""
         docs.append(Document(str(doc_id), text, str(title or "")))
     if not docs and not problems:
@@ -707,7 +751,38 @@ def load_suite(path: Path, known_metrics: Mapping[str, Any] | None = None) -> Su
             )
         )
     if spec.knowledge is not None:
-        problems.extend(_read_documents(suite, spec.knowledge)[1])
+        documents, corpus_problems = _read_documents(suite, spec.knowledge)
+        problems.extend(corpus_problems)
+        if documents and not corpus_problems:
+            ids = {d.id for d in documents}
+            problems.extend(_unknown_gold_documents(suite, spec.knowledge.documents, ids))
     if problems:
         raise InputError(problems)
     return suite
+
+
+def _unknown_gold_documents(suite: Suite, corpus: str, corpus_ids: set[str]) -> list[Problem]:
+    """One problem per split whose gold document ids are not all in the suite's corpus."""
+    problems: list[Problem] = []
+    for split in SPLITS:
+        unknown = {
+            doc_id: example.id
+            for example in suite._splits.get(split, ())
+            for doc_id in example.gold_documents
+            if doc_id not in corpus_ids
+        }
+        if unknown:
+            shown = ", ".join(
+                f"{doc_id!r} (example {example_id!r})"
+                for doc_id, example_id in list(unknown.items())[:5]
+            )
+            problems.append(
+                Problem(
+                    str(suite.root / getattr(suite.spec.splits, split)),
+                    suite.spec.fields.gold_documents or "gold_documents",
+                    f"{len(unknown)} gold document id(s) not in the knowledge corpus: {shown}"
+                    + (" ..." if len(unknown) > 5 else ""),
+                    f"use ids of the documents in {corpus!r}, or add the missing documents",
+                )
+            )
+    return problems
