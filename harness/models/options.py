@@ -105,7 +105,8 @@ def check_model_location(name_or_path: str) -> None:
                 str(path),
                 "model",
                 "the model folder has no tokenizer files",
-                f"save the tokenizer into it (tokenizer.save_pretrained); one of {TOKENIZER_FILES}",
+                "save the tokenizer into it with tokenizer.save_pretrained (one of "
+                f"{', '.join(TOKENIZER_FILES)})",
             )
         )
     problems += _weights_problems(path)
