@@ -38,7 +38,7 @@ from harness.retrieval import (
     tokenizer_spans,
     unique_documents,
 )
-from harness.stats import bootstrap_ci
+from harness.analysis import bootstrap_ci
 from harness.suites import Document, load_suite
 
 DOCS = (
