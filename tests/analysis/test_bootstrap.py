@@ -10,6 +10,14 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from harness.analysis import (
+    Comparison,
+    Estimate,
+    Replicate,
+    _bootstrap,
+    bootstrap_ci,
+    compare_cells,
+)
 from harness.metrics import (
     Accuracy,
     ExampleOutput,
@@ -18,8 +26,6 @@ from harness.metrics import (
     Perplexity,
     TokenF1,
 )
-from harness.analysis import Comparison, Estimate, Replicate, bootstrap_ci, compare_cells
-from harness.analysis import _bootstrap
 
 
 def paired_difference(
@@ -172,7 +178,7 @@ def test_bootstrap_is_fast_for_mean_and_macro_metrics() -> None:
         assert time.perf_counter() - start < budget, metric.name
 
 
-# --- paired comparisons of one replicate each -------------------------------------------------------------------
+# --- paired comparisons of one replicate each ----------------------------------------
 
 
 @pytest.mark.parametrize("metric", [Accuracy(), MacroF1(), TokenF1(), Perplexity()])
