@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.analysis import Estimate, bootstrap_ci
 from harness.metrics import ExampleOutput, Metric
 from harness.models.base import GenerationRequest, ProgressCallback, ScoreRequest
-from harness.analysis import Estimate, bootstrap_ci
 from harness.strategy import Predictor
 from harness.suites import Example, Suite
 
