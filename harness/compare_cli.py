@@ -27,6 +27,12 @@ def add_compare_commands(subparsers: argparse._SubParsersAction[argparse.Argumen
     compare.add_argument("run_a", type=Path, help="the first run folder (the reference)")
     compare.add_argument("run_b", type=Path, help="the second run folder")
     compare.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison")
+    compare.add_argument(
+        "--alpha",
+        type=float,
+        help="significance level of the Holm-corrected p-values (default: run A's gate.alpha, "
+        "else 0.05)",
+    )
     compare.set_defaults(func=cmd_compare)
 
 
@@ -38,7 +44,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from harness.results import write_json
 
     plugins = _plugins(args)
-    comparison = compare_runs(args.run_a, args.run_b, plugins.metrics.as_dict())
+    comparison = compare_runs(args.run_a, args.run_b, plugins.metrics.as_dict(), alpha=args.alpha)
     print_comparison(comparison, Console())
     if args.json:
         write_json(args.json, comparison.to_json())

@@ -2,7 +2,7 @@
 
 Classification and multiple choice are scored by log-likelihood over the candidates (the
 label set or the example's choices), so there are no parse failures; generation tasks by
-the generated text. Metrics then score every output, and `harness.stats` adds CIs.
+the generated text. Metrics then score every output, and `harness.analysis` adds CIs.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.analysis import Estimate, bootstrap_ci
 from harness.metrics import ExampleOutput, Metric
 from harness.models.base import GenerationRequest, ProgressCallback, ScoreRequest
-from harness.stats import Estimate, bootstrap_ci
 from harness.strategy import Predictor
 from harness.suites import Example, Suite
 

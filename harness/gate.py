@@ -7,10 +7,11 @@ does not fail a pipeline:
 
 - paired test when both sides stored predictions for the same examples: the example
   outputs are rebuilt from `predictions.jsonl` and compared with
-  `harness.stats.paired_difference` (exact McNemar for 0/1 scores of a plain-mean metric,
-  else paired bootstrap);
-- CI-based otherwise (a bare results.json baseline, or different example sets): a normal
-  approximation from the two 95% bootstrap intervals, as for independent samples.
+  `harness.analysis.compare_cells` (exact McNemar for 0/1 scores of a plain-mean metric,
+  else paired bootstrap), exactly as the run's deltas and `harness compare` do;
+- CI-based otherwise (a bare results.json baseline, or different example sets):
+  `harness.analysis.compare_summaries`, a normal approximation from the two 95%
+  intervals, as for independent samples.
 
 Thresholds: `GateConfig` (the `gate:` section of a run config, or `harness check` flags).
 A changed suite version or content (a stale baseline) is bad input, not a verdict.
@@ -24,21 +25,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from harness.analysis import Replicate, TestName, compare_cells, compare_summaries
+from harness.analysis import describe_test as _describe_test
+from harness.analysis import format_p as fmt_p
 from harness.baseline import StoredRun
 from harness.errors import InputError, Problem
 from harness.metrics import Metric
 from harness.results import Cell, MetricValue, PredictionRecord, RunResults, SuiteInfo
-from harness.stats import paired_difference
 
 Verdict = Literal["pass", "fail", "pass-not-significant", "new", "removed"]
-#: which test gave the p-value: the two paired tests of `harness.stats`, or the CI rule
-TestName = Literal["mcnemar", "paired-bootstrap", "ci", ""]
 
 MaxDrop = Annotated[float, Field(ge=0)]
-_Z95 = 1.959963984540054
 #: drops within this of the threshold count as equal to it (float noise in the figures)
 _EPSILON = 1e-9
 
@@ -167,7 +166,8 @@ class GateCheck:
     #: which setting gave the threshold ("max drop", "forgetting budget", "gate.suites...")
     threshold_source: str = ""
     p_value: float | None = None
-    test: TestName = ""
+    #: the test of `harness.analysis` that gave the p-value ("" when none ran)
+    test: TestName | Literal[""] = ""
     #: examples compared pairwise (0 for the CI-based rule)
     n_matched: int = 0
 
@@ -229,21 +229,9 @@ def fmt(value: float | None, *, signed: bool = False) -> str:
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
-def fmt_p(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "n/a"
-    return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
-
-
 def describe_test(test: str, n_matched: int) -> str:
-    """The test in words, as reports show it."""
-    if test == "mcnemar":
-        return f"exact McNemar on {n_matched} matched examples"
-    if test == "paired-bootstrap":
-        return f"paired bootstrap on {n_matched} matched examples"
-    if test == "ci":
-        return "CI-based (normal approximation from both 95% CIs)"
-    return "no test"
+    """The test in words, as every report shows it (`harness.analysis.describe_test`)."""
+    return _describe_test(test, n_matched)
 
 
 # -- comparison ----------------------------------------------------------------------
@@ -593,19 +581,17 @@ def _significance(
     else:
         why = _example_mismatch(new_records, old_records, metric)
     if why:
-        return _ci_p_value(old_value, new_value), "ci", 0, why
+        summary = compare_summaries(new_value, old_value)
+        return summary.p_value, summary.test, 0, why
     assert new_records is not None and old_records is not None
-    difference = paired_difference(
+    difference = compare_cells(
         metrics[metric](),
-        [r.output for r in new_records],
-        np.array([r.scores[metric] for r in new_records]),
-        [r.output for r in old_records],
-        np.array([r.scores[metric] for r in old_records]),
+        Replicate([r.output for r in new_records], [r.scores[metric] for r in new_records]),
+        Replicate([r.output for r in old_records], [r.scores[metric] for r in old_records]),
         seed=config.seed,
         n_resamples=config.bootstrap_resamples,
     )
-    test: TestName = "mcnemar" if difference.test == "mcnemar" else "paired-bootstrap"
-    return difference.p_value, test, len(new_records), ""
+    return difference.p_value, difference.test, difference.n_examples, ""
 
 
 def _example_mismatch(
@@ -624,21 +610,3 @@ def _example_mismatch(
     if any(metric not in r.scores for r in [*new, *old]):
         return f"CI-based: predictions.jsonl has no per-example {metric} scores"
     return ""
-
-
-def _ci_p_value(old: MetricValue, new: MetricValue) -> float:
-    """Two-sided p-value of the difference of two independent estimates from their 95% CIs.
-
-    Each interval's half-width / 1.96 is taken as its standard error. Pairing would only
-    shrink the variance of the difference, so this errs on the side of "not significant".
-    """
-    figures = [old.value, new.value, *old.ci95, *new.ci95]
-    if not all(math.isfinite(v) for v in figures):
-        return math.nan
-    se_old = (old.ci95[1] - old.ci95[0]) / (2 * _Z95)
-    se_new = (new.ci95[1] - new.ci95[0]) / (2 * _Z95)
-    difference = new.value - old.value
-    se = math.hypot(se_old, se_new)
-    if se == 0:
-        return 1.0 if difference == 0 else 0.0
-    return math.erfc(abs(difference) / se / math.sqrt(2))

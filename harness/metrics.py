@@ -4,7 +4,7 @@ A metric sees one `ExampleOutput` per test example. `score` gives the per-exampl
 value written to predictions.jsonl; `aggregate` turns a (possibly resampled) list of
 outputs into the figure reported in results.json. Corpus-level metrics (macro F1,
 perplexity) override `aggregate`; mean-of-scores metrics keep the default. The
-bootstrap in `harness.stats` resamples examples and calls `aggregate` again, so a
+bootstrap in `harness.analysis` resamples examples and calls `aggregate` again, so a
 metric's confidence interval is always computed the same way as its value.
 """
 
@@ -72,7 +72,7 @@ class Metric(ABC):
 class SupportsResampledAggregate(Protocol):
     """A corpus-level metric that can aggregate many bootstrap resamples at once.
 
-    `harness.stats` uses `aggregate_resamples` instead of calling `aggregate` once per
+    `harness.analysis` uses `aggregate_resamples` instead of calling `aggregate` once per
     resample when a metric provides it. Row `r` of the result must equal
     `aggregate([outputs[i] for i in indices[r]], scores[indices[r]])`.
     """

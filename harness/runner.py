@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness import __version__
+from harness.analysis import Replicate, compare_cells
 from harness.cache import Cache, content_key, default_cache_dir, library_versions
 from harness.config import RunConfig, StrategyEntry, build_settings
 from harness.demo import demo_model_path
@@ -59,7 +60,6 @@ from harness.results import (
     write_json,
     write_predictions,
 )
-from harness.stats import paired_difference
 from harness.strategy import AdaptContext, Predictor, Strategy
 from harness.suites import Suite, load_suite
 
@@ -654,17 +654,14 @@ class Runner:
             for name, metric in self.plan.metrics.items():
                 if name not in mine[1]:
                     continue
-                d = paired_difference(
+                d = compare_cells(
                     metric,
-                    mine[0],
-                    mine[1][name],
-                    base[0],
-                    base[1][name],
-                    seed=self.plan.config.seed,
+                    Replicate(mine[0], mine[1][name]),
+                    Replicate(base[0], base[1][name]),
                     n_resamples=self.plan.config.bootstrap_resamples,
                 )
                 cell.delta_vs_zero_shot[name] = Delta(
-                    value=d.value, ci95=d.ci95, p_value=d.p_value, test=d.test
+                    value=d.difference, ci95=d.ci95, p_value=d.p_value, test=d.test
                 )
 
     # -- files ---------------------------------------------------------------------------

@@ -201,7 +201,7 @@ def test_bare_results_json_baseline_falls_back_to_ci(runs: dict[str, Path], tmp_
     shutil.copy(runs["baseline"] / "results.json", kept)
     report = gate(runs["regression"], kept)
     accuracy = check_of(report, "tuned", "toy-colours")
-    assert accuracy.verdict == "fail" and accuracy.test == "ci" and accuracy.n_matched == 0
+    assert accuracy.verdict == "fail" and accuracy.test == "ci-based" and accuracy.n_matched == 0
     assert accuracy.p_value is not None and accuracy.p_value < 0.001
     assert "the baseline has no predictions.jsonl" in accuracy.reason
     assert any("every comparison is CI-based" in n for n in report.notes)
@@ -217,7 +217,7 @@ def test_different_examples_fall_back_to_ci_and_are_reported(
     kept = [line for line in lines if json.loads(line)["example_id"] != "c39"]
     (baseline / "predictions.jsonl").write_text("\n".join(kept) + "\n")
     check = check_of(gate(runs["noise"], baseline), "tuned", "toy-colours")
-    assert check.test == "ci"
+    assert check.test == "ci-based"
     assert "1 only in the run, 0 only in the baseline" in check.reason
 
 
@@ -337,7 +337,7 @@ def test_lower_is_better_an_increase_is_a_drop(tmp_path: Path) -> None:
     high = _stored(tmp_path, "high", 12.0, (11.8, 12.2))
     worse = check_of(gate(high, low, metrics={"perplexity": 0.5}), "lora", "lm", "perplexity")
     assert worse.drop == pytest.approx(2.0) and not worse.higher_is_better
-    assert worse.verdict == "fail" and worse.test == "ci"
+    assert worse.verdict == "fail" and worse.test == "ci-based"
     assert worse.threshold_source == "gate.metrics.perplexity"
     better = check_of(gate(low, high, metrics={"perplexity": 0.5}), "lora", "lm", "perplexity")
     assert better.drop == pytest.approx(-2.0) and better.verdict == "pass"

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.analysis import bootstrap_ci
 from harness.cache import Cache
 from harness.embeddings import DEFAULT_EMBEDDER, load_embedder, resolve_embedder
 from harness.errors import InputError
@@ -38,7 +39,6 @@ from harness.retrieval import (
     tokenizer_spans,
     unique_documents,
 )
-from harness.stats import bootstrap_ci
 from harness.suites import Document, load_suite
 
 DOCS = (

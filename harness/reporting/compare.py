@@ -3,10 +3,12 @@
 For every strategy × suite cell in either run, the primary metric in A and in B and the
 difference B − A. Where both runs scored the same test examples (matched by
 `example_id` in predictions.jsonl), the difference gets a paired test computed exactly
-as the run computes its deltas (`harness.stats.paired_difference`: exact McNemar for 0/1
-scores of a mean metric, else a paired bootstrap); otherwise the cell is compared by
-its 95% CIs (different when they do not overlap). Paired p-values are Holm-corrected
-over all paired cells, so that comparing many cells does not manufacture differences.
+as the run computes its deltas and the gate its checks (`harness.analysis.compare_cells`:
+exact McNemar for 0/1 scores of a mean metric, else a paired bootstrap); otherwise the
+CI-based test from the two cells' values and 95% CIs (`compare_summaries`). p-values are
+Holm-corrected over all tested cells, so that comparing many cells does not manufacture
+differences; significant means a corrected p below alpha (the run's `gate.alpha`, 0.05
+by default).
 """
 
 from __future__ import annotations
@@ -17,15 +19,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.analysis import (
+    Replicate,
+    compare_cells,
+    compare_summaries,
+    describe_test,
+    format_p,
+    holm,
+)
 from harness.metrics import ExampleOutput, Metric
 from harness.reporting.evidence import read_run_config
-from harness.reporting.recommend import SIGNIFICANCE, format_p
 from harness.results import MetricValue, RunResults, read_predictions, read_results
+
+#: significance level when neither the caller nor run A's config gives one
+DEFAULT_ALPHA = 0.05
 
 #: (strategy, suite) -> (outputs, {metric: per-example scores})
 Outputs = dict[tuple[str, str], tuple[list[ExampleOutput], dict[str, list[float]]]]
@@ -45,13 +56,16 @@ class CellDifference:
     difference: float | None = None
     ci95: tuple[float, float] | None = None
     p_value: float | None = None
-    #: Holm-corrected p-value over all paired cells
+    #: Holm-corrected p-value over all tested cells
     p_adjusted: float | None = None
-    #: "mcnemar", "paired-bootstrap" or "ci-overlap"
+    #: the test of `harness.analysis`: "mcnemar", "paired-bootstrap", "replicate-t" or
+    #: "ci-based"
     test: str = ""
     n_paired: int = 0
     significant: bool = False
     note: str = ""
+    #: whether training-seed variance entered the test (more than one replicate)
+    training_variance_measured: bool = False
 
 
 @dataclass
@@ -62,6 +76,8 @@ class RunComparison:
     run_b: str
     cells: list[CellDifference]
     notes: list[str] = field(default_factory=list)
+    #: significance level of the Holm-corrected p-values
+    alpha: float = DEFAULT_ALPHA
 
     def significant(self) -> list[CellDifference]:
         return [c for c in self.cells if c.significant]
@@ -70,7 +86,7 @@ class RunComparison:
         return {
             "run_a": self.run_a,
             "run_b": self.run_b,
-            "significance": SIGNIFICANCE,
+            "significance": self.alpha,
             "cells": [asdict(c) for c in self.cells],
             "notes": self.notes,
         }
@@ -95,14 +111,23 @@ def compare_runs(
     run_a: Path,
     run_b: Path,
     metrics: Mapping[str, type[Metric]],
+    *,
+    alpha: float | None = None,
 ) -> RunComparison:
-    """Compare two run folders cell by cell (see the module docstring)."""
-    from harness.stats import paired_difference
+    """Compare two run folders cell by cell (see the module docstring).
 
+    `alpha` defaults to run A's `gate.alpha`, else 0.05.
+    """
     a, b = read_results(run_a), read_results(run_b)
     outputs_a, outputs_b = read_outputs(run_a), read_outputs(run_b)
     config = read_run_config(run_a)
-    seed = a.seed
+    if alpha is None:
+        gate = config.get("gate")
+        alpha = (
+            float((gate or {}).get("alpha") or DEFAULT_ALPHA)
+            if isinstance(gate, dict)
+            else DEFAULT_ALPHA
+        )
     resamples = int(config.get("bootstrap_resamples") or 1000)
     notes = _suite_notes(a, b)
     keys = list(dict.fromkeys([(c.strategy, c.suite) for c in a.cells + b.cells]))
@@ -129,21 +154,27 @@ def compare_runs(
         pa, pb = outputs_a.get((strategy, suite_name)), outputs_b.get((strategy, suite_name))
         why = _why_not_paired(pa, pb, metric, metrics)
         if why:
-            separated = va.ci95[1] < vb.ci95[0] or vb.ci95[1] < va.ci95[0]
-            cells.append(_with(base, test="ci-overlap", significant=separated, note=why))
+            d = compare_summaries(vb, va)
+            cells.append(_with(base, ci95=d.ci95, p_value=d.p_value, test=d.test, note=why))
             continue
         assert pa is not None and pb is not None
-        d = paired_difference(
+        d = compare_cells(
             metrics[metric](),
-            pb[0],
-            np.asarray(pb[1][metric]),
-            pa[0],
-            np.asarray(pa[1][metric]),
-            seed=seed,
+            Replicate(pb[0], pb[1][metric]),
+            Replicate(pa[0], pa[1][metric]),
             n_resamples=resamples,
         )
-        cells.append(_with(base, ci95=d.ci95, p_value=d.p_value, test=d.test, n_paired=len(pa[0])))
-    return RunComparison(str(run_a), str(run_b), _holm(cells), notes)
+        cells.append(
+            _with(
+                base,
+                ci95=d.ci95,
+                p_value=d.p_value,
+                test=d.test,
+                n_paired=d.n_examples,
+                training_variance_measured=d.training_variance_measured,
+            )
+        )
+    return RunComparison(str(run_a), str(run_b), _holm(cells, alpha), notes, alpha)
 
 
 def _with(cell: CellDifference, **changes: Any) -> CellDifference:
@@ -164,32 +195,25 @@ def _why_not_paired(
 ) -> str:
     """Why this cell cannot get a paired test ("" when it can)."""
     if a is None or b is None:
-        return "unpaired (CI overlap): no predictions.jsonl lines for this cell"
+        return "CI-based: no predictions.jsonl lines for this cell"
     if metric not in metrics:
-        return f"unpaired (CI overlap): metric {metric!r} is not registered (load its plugin)"
+        return f"CI-based: metric {metric!r} is not registered (load its plugin)"
     ids_a = [o.example_id for o in a[0]]
     ids_b = [o.example_id for o in b[0]]
     if len(set(ids_a)) != len(ids_a) or set(ids_a) != set(ids_b) or len(ids_a) != len(ids_b):
-        return "unpaired (CI overlap): the two runs scored different examples"
+        return "CI-based: the two runs scored different examples"
     if len(a[1].get(metric, [])) != len(ids_a) or len(b[1].get(metric, [])) != len(ids_b):
-        return f"unpaired (CI overlap): no per-example {metric} scores"
+        return f"CI-based: no per-example {metric} scores"
     return ""
 
 
-def _holm(cells: list[CellDifference]) -> list[CellDifference]:
-    """Holm-correct the paired p-values; significant = corrected p < 0.05."""
-    tested = sorted(
-        (i for i, c in enumerate(cells) if c.p_value is not None and not math.isnan(c.p_value)),
-        key=lambda i: cells[i].p_value or 0.0,
-    )
-    m = len(tested)
-    running = 0.0
-    out = list(cells)
-    for rank, i in enumerate(tested):
-        p = cells[i].p_value or 0.0
-        running = max(running, min(1.0, (m - rank) * p))
-        out[i] = _with(cells[i], p_adjusted=running, significant=running < SIGNIFICANCE)
-    return out
+def _holm(cells: list[CellDifference], alpha: float) -> list[CellDifference]:
+    """Holm-correct the p-values; significant = corrected p < alpha."""
+    adjusted = holm([math.nan if c.p_value is None else c.p_value for c in cells])
+    return [
+        c if math.isnan(p) else _with(c, p_adjusted=p, significant=p < alpha)
+        for c, p in zip(cells, adjusted, strict=True)
+    ]
 
 
 def _suite_notes(a: RunResults, b: RunResults) -> list[str]:
@@ -222,9 +246,10 @@ def print_comparison(comparison: RunComparison, console: Console) -> None:
     """The comparison as a table, then the significant cells in one line."""
     grid = Table(
         title=f"Compare A {comparison.run_a} → B {comparison.run_b}",
-        caption="Δ = B − A on the suite's primary metric. p: paired test on the same examples, "
-        "Holm-corrected over all paired cells (raw p in brackets); ci-overlap: no paired "
-        "data, different when the 95% CIs do not overlap. * = significant.",
+        caption="Δ = B − A on the suite's primary metric. p: paired test on the same examples "
+        "(ci-based without paired data: normal approximation from both 95% CIs), "
+        f"Holm-corrected over all tested cells (raw p in brackets). * = significant "
+        f"(p < {comparison.alpha:g}).",
         title_justify="left",
         show_lines=True,
     )
@@ -242,7 +267,7 @@ def print_comparison(comparison: RunComparison, console: Console) -> None:
             delta += f"\n[{c.ci95[0]:+.3f}, {c.ci95[1]:+.3f}]"
         p = "—"
         if c.p_adjusted is not None and c.p_value is not None:
-            p = f"{c.p_adjusted:.3f}\n({c.p_value:.3f})"
+            p = f"{format_p(c.p_adjusted)}\n({format_p(c.p_value)})"
         test = c.test + (f"\nn={c.n_paired}" if c.n_paired else "")
         grid.add_row(
             c.strategy,
@@ -264,7 +289,7 @@ def print_comparison(comparison: RunComparison, console: Console) -> None:
         return
     listed = "; ".join(
         f"{c.strategy} · {c.suite} ({c.metric} {c.a[0]:.3f} → {c.b[0]:.3f}"
-        + (f", {format_p(c.p_adjusted)} Holm" if c.p_adjusted is not None else ", CIs apart")
+        + f", p={format_p(c.p_adjusted)} Holm, {describe_test(c.test, c.n_paired)}"
         + ")"
         for c in significant
         if c.a is not None and c.b is not None

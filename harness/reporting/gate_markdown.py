@@ -11,7 +11,13 @@ _VERDICT = {
     "new": "new",
     "removed": "removed",
 }
-_TEST = {"mcnemar": "McNemar", "paired-bootstrap": "paired bootstrap", "ci": "CI-based", "": "—"}
+_TEST = {
+    "mcnemar": "McNemar",
+    "paired-bootstrap": "paired bootstrap",
+    "replicate-t": "replicate t-test",
+    "ci-based": "CI-based",
+    "": "—",
+}
 
 
 def _escape(text: str) -> str:

@@ -17,7 +17,7 @@ _STYLE = {
     "removed": "magenta",
 }
 #: short marks keep the table within 80 columns; the caption spells them out
-_TEST = {"mcnemar": "M", "paired-bootstrap": "B", "ci": "CI", "": ""}
+_TEST = {"mcnemar": "M", "paired-bootstrap": "B", "replicate-t": "T", "ci-based": "CI", "": ""}
 
 
 def print_gate_report(report: GateReport, console: Console) -> None:
@@ -27,7 +27,8 @@ def print_gate_report(report: GateReport, console: Console) -> None:
         title=f"harness check · run {report.run_id} vs baseline {report.baseline_id}",
         title_justify="left",
         caption=f"fail = drop > max (the allowed drop) AND significant (p < {config.alpha:g}). "
-        "p by M exact McNemar or B paired bootstrap on matched examples, or CI from both "
+        "p by M exact McNemar or B paired bootstrap on matched examples, T replicate t-test "
+        "over training seeds, or CI from both "
         "95% CIs. † forgetting suite. Drops in metric units (lower-is-better metrics: an "
         "increase).",
         caption_justify="left",

@@ -81,7 +81,7 @@ def test_without_predictions_the_ci_rule_still_finds_only_that_cell(
     assert main(["compare", str(before), str(bare), "--json", str(out)]) == 0
     assert _significant(out) == [("tuned", "toy-sums")]
     cells = json.loads(out.read_text())["cells"]
-    assert {c["test"] for c in cells} == {"ci-overlap"}
+    assert {c["test"] for c in cells} == {"ci-based"}
     assert all("no predictions.jsonl" in c["note"] for c in cells)
 
 

@@ -1,4 +1,4 @@
-"""Bootstrap confidence intervals and paired tests."""
+"""The example bootstrap: confidence intervals, and the single-replicate paired tests."""
 
 from __future__ import annotations
 
@@ -10,6 +10,14 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from harness.analysis import (
+    Comparison,
+    Estimate,
+    Replicate,
+    _bootstrap,
+    bootstrap_ci,
+    compare_cells,
+)
 from harness.metrics import (
     Accuracy,
     ExampleOutput,
@@ -18,7 +26,19 @@ from harness.metrics import (
     Perplexity,
     TokenF1,
 )
-from harness.stats import Estimate, PairedDifference, bootstrap_ci, paired_difference
+
+
+def paired_difference(
+    metric: Metric,
+    a: Sequence[ExampleOutput],
+    a_scores: np.ndarray,
+    b: Sequence[ExampleOutput],
+    b_scores: np.ndarray,
+    *,
+    seed: int,
+) -> Comparison:
+    """A minus B, one replicate each."""
+    return compare_cells(metric, Replicate(a, a_scores), Replicate(b, b_scores), seed=seed)
 
 
 class OneByOne(Metric):
@@ -124,13 +144,11 @@ def test_fast_paths_equal_generic_path(metric: Metric) -> None:
 
 
 def test_chunked_resampling_is_consistent(monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.stats
-
     metric = Accuracy()
     outputs = labelled(100, 0.6, seed=4)
     scores = scored(metric, outputs)
     whole = bootstrap_ci(metric, outputs, scores, seed=1)
-    monkeypatch.setattr(harness.stats, "_CHUNK_CELLS", 100 * 7)  # 7 resamples per chunk
+    monkeypatch.setattr(_bootstrap, "_CHUNK_CELLS", 100 * 7)  # 7 resamples per chunk
     assert bootstrap_ci(metric, outputs, scores, seed=1) == whole
 
 
@@ -139,7 +157,7 @@ def test_empty_input_is_nan() -> None:
     assert math.isnan(estimate.value) and all(math.isnan(x) for x in estimate.ci95)
     for metric in (Accuracy(), MacroF1(), TokenF1()):
         diff = paired_difference(metric, [], np.array([]), [], np.array([]), seed=0)
-        assert math.isnan(diff.value) and math.isnan(diff.p_value)
+        assert math.isnan(diff.difference) and math.isnan(diff.p_value)
         assert all(math.isnan(x) for x in diff.ci95)
 
 
@@ -160,7 +178,7 @@ def test_bootstrap_is_fast_for_mean_and_macro_metrics() -> None:
         assert time.perf_counter() - start < budget, metric.name
 
 
-# --- paired_difference -------------------------------------------------------------------
+# --- paired comparisons of one replicate each ----------------------------------------
 
 
 @pytest.mark.parametrize("metric", [Accuracy(), MacroF1(), TokenF1(), Perplexity()])
@@ -168,8 +186,8 @@ def test_identical_systems_differ_by_zero_with_p_one(metric: Metric) -> None:
     outputs = labelled(200, 0.6, seed=7)
     scores = scored(metric, outputs)
     diff = paired_difference(metric, outputs, scores, outputs, scores, seed=0)
-    assert isinstance(diff, PairedDifference)
-    assert diff.value == 0.0
+    assert isinstance(diff, Comparison) and not diff.training_variance_measured
+    assert diff.difference == 0.0
     assert diff.ci95 == (0.0, 0.0)
     assert diff.p_value == 1.0
 
@@ -180,9 +198,9 @@ def test_strong_difference_mcnemar() -> None:
     bad = same_examples(good, bad)
     diff = paired_difference(metric, good, scored(metric, good), bad, scored(metric, bad), seed=0)
     assert diff.test == "mcnemar"
-    assert diff.value > 0.3
+    assert diff.difference > 0.3
     assert diff.p_value < 0.01
-    assert 0 < diff.ci95[0] <= diff.value <= diff.ci95[1]
+    assert 0 < diff.ci95[0] <= diff.difference <= diff.ci95[1]
 
 
 def test_mcnemar_p_value_matches_scipy() -> None:
@@ -196,7 +214,7 @@ def test_mcnemar_p_value_matches_scipy() -> None:
     diff = paired_difference(Accuracy(), outputs, a_scores, outputs, b_scores, seed=0)
     assert diff.test == "mcnemar"
     assert diff.p_value == pytest.approx(expected, rel=1e-12)
-    assert diff.value == pytest.approx(a_scores.mean() - b_scores.mean())
+    assert diff.difference == pytest.approx(a_scores.mean() - b_scores.mean())
 
 
 def test_non_binary_scores_use_paired_bootstrap() -> None:
@@ -206,7 +224,7 @@ def test_non_binary_scores_use_paired_bootstrap() -> None:
     # a is b plus a consistent small improvement: a paired test sees it clearly
     diff = paired_difference(TokenF1(), outputs, base + 0.05, outputs, base, seed=0)
     assert diff.test == "paired-bootstrap"
-    assert diff.value == pytest.approx(0.05)
+    assert diff.difference == pytest.approx(0.05)
     assert diff.p_value < 0.01
     # pure noise: no evidence of a difference
     noise = paired_difference(TokenF1(), outputs, rng.random(200), outputs, rng.random(200), seed=0)
@@ -221,7 +239,7 @@ def test_macro_metric_uses_paired_bootstrap() -> None:
     diff = paired_difference(metric, good, scored(metric, good), bad, scored(metric, bad), seed=0)
     assert diff.test == "paired-bootstrap"
     assert diff.p_value < 0.01
-    assert diff.value == pytest.approx(
+    assert diff.difference == pytest.approx(
         metric.aggregate(good, scored(metric, good)) - metric.aggregate(bad, scored(metric, bad))
     )
 
