@@ -239,10 +239,13 @@ def check_cache_dir(cache_dir: Path, out: Path | None = None) -> None:
                 "keep the cache and the run folders apart",
                 field="cache_dir",
             )
+    # the folder, or the nearest one that exists: the cache is created only when written
+    existing = next(p for p in (cache_dir, *cache_dir.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        _refuse(where, f"{existing} is a file, not a folder", fix, field="cache_dir")
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
         # a real write: permission bits say nothing for root or read-only file systems
-        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=cache_dir)
+        fd, probe = tempfile.mkstemp(prefix=".harness-write-probe-", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
