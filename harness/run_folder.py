@@ -130,6 +130,7 @@ class RunFolder(StagedDir):
             raise
 
     def commit(self) -> Path:
+        check_out_dir(self.final)  # again: the user may have put files there meanwhile
         entries = sorted(p.name for p in self.path.iterdir())
         (self.path / MARKER).write_text(
             json.dumps({"format": 1, "entries": entries}, indent=2) + "\n", encoding="utf-8"
