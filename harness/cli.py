@@ -1,16 +1,21 @@
 """The `harness` command line.
 
 Exit codes: 0 success; 1 the run finished but some cells failed (or a plugin hook
-raised); 2 bad input (suite, config, flag, model path) — reported without a traceback,
-and nothing written.
+raised); 2 bad input (suite, config, flag, model path, an out or cache folder harness
+may not write, an out folder another run is writing) — reported without a traceback,
+and nothing written; 130 interrupted (Ctrl-C) and 143 terminated (SIGTERM), with the
+staged run folder removed.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -18,11 +23,14 @@ from rich.table import Table
 
 from harness import __version__
 from harness.errors import HarnessError, InputError, PluginError
+from harness.run_folder import Terminated
 
 if TYPE_CHECKING:
     from harness.plugin_manager import Plugins
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: stopped by Ctrl-C (SIGINT) or SIGTERM: 128 + the signal's number, as shells report it
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
 def _csv(text: str) -> list[str]:
@@ -354,9 +362,18 @@ def _print_problems(problems: Sequence[object]) -> None:
         err.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
 
 
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # later signals are ignored: they would interrupt the clean-up the first one started
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so a stopped run removes its staging and exits cleanly
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         return int(args.func(args))
     except InputError as e:
@@ -368,9 +385,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as e:
         Console(stderr=True).print(f"error: {e}", highlight=False, markup=False)
         return EXIT_BAD_INPUT
+    except Terminated:
+        Console(stderr=True).print("terminated: nothing was written")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted: nothing was written")
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,6 @@ in meaning (see docs/results.md). `schema_version` changes only when that rule b
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import InputError
 from harness.metrics import ExampleOutput
+from harness.run_folder import StagedDir as StagedDir  # where it lived before
 
 SCHEMA_VERSION = 1
 Status = Literal["ok", "failed", "skipped", "cached"]
@@ -120,27 +118,6 @@ def read_results(run_dir: Path) -> RunResults:
 
 def write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-class StagedDir:
-    """A run folder written in a hidden sibling and renamed into place when complete.
-
-    An interrupted or failed run never leaves a half-written folder that looks finished.
-    """
-
-    def __init__(self, final: Path) -> None:
-        self.final = Path(final)
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", dir=self.final.parent))
-
-    def commit(self) -> Path:
-        if self.final.exists():
-            shutil.rmtree(self.final)
-        os.replace(self.path, self.final)
-        return self.final
-
-    def discard(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
 
 
 # -- predictions.jsonl ---------------------------------------------------------------

@@ -53,13 +53,13 @@ from harness.results import (
     MetricValue,
     PredictionRecord,
     RunResults,
-    StagedDir,
     Status,
     SuiteInfo,
     read_predictions,
     write_json,
     write_predictions,
 )
+from harness.run_folder import RunFolder
 from harness.strategy import AdaptContext, Predictor, Strategy
 from harness.suites import Suite, load_suite
 
@@ -326,18 +326,19 @@ class Runner:
 
     def run(self) -> RunOutcome:
         plan = self.plan
-        self._cached = {
-            (strategy.row, suite.name): folder
-            for strategy in plan.strategies
-            for suite in plan.suites
-            if strategy.evaluates(suite) and (folder := self._cached_cell(strategy, suite))
-        }
-        evaluated = sum(strategy.evaluates(s) for strategy in plan.strategies for s in plan.suites)
-        if len(self._cached) < evaluated:
-            self.base_model()  # a bad --model fails here: exit 2, nothing written
-        started = dt.datetime.now(dt.timezone.utc)
-        staged = StagedDir(self.out_dir)
+        # a folder harness may not write, or one another run writes: exit 2 before any work
+        staged = RunFolder.claim(self.out_dir, self.cache.root)
         try:
+            self._cached = {
+                (strategy.row, suite.name): folder
+                for strategy in plan.strategies
+                for suite in plan.suites
+                if strategy.evaluates(suite) and (folder := self._cached_cell(strategy, suite))
+            }
+            evaluated = sum(s.evaluates(suite) for s in plan.strategies for suite in plan.suites)
+            if len(self._cached) < evaluated:
+                self.base_model()  # a bad --model fails here: exit 2, nothing written
+            started = dt.datetime.now(dt.timezone.utc)
             self._write_config(staged.path)
             self.plugins.notify(
                 "harness_run_start",

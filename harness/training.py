@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.run_folder import train_scratch_prefix
+
 if TYPE_CHECKING:
     from harness.strategy import Predictor
     from harness.suites import Suite
@@ -497,7 +499,8 @@ def train(
     if loss_path is not None:
         loss_path.parent.mkdir(parents=True, exist_ok=True)
         loss_path.write_text("", encoding="utf-8")
-    with tempfile.TemporaryDirectory(prefix="harness-train-") as scratch:
+    # named after this process, so that a later run removes it if this one is killed
+    with tempfile.TemporaryDirectory(prefix=train_scratch_prefix()) as scratch:
         trainer = build_trainer(
             model,
             tokenizer,
