@@ -321,6 +321,8 @@ def _looks_like_suite(data: object) -> bool:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from harness.reporting.base import ReportContext
     from harness.results import read_results
 
@@ -336,9 +338,16 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"use one of {plugins.reporters.names()}",
         )
     context = ReportContext(results=results, run_dir=args.run_dir, console=Console())
+    failed = False
     for name in names:
-        plugins.reporters[name]().render(context)
-    return EXIT_OK
+        # a reporter that raises loses its own output only: the others still render
+        try:
+            plugins.reporters[name]().render(context)
+        except Exception as e:
+            failed = True
+            message = escape(f"reporter {name!r} failed: {type(e).__name__}: {e}")
+            Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _run_reporters(run_dir: Path) -> list[str]:

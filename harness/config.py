@@ -14,13 +14,36 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from harness._yaml import LineMap, line_of, load_yaml
 from harness.errors import InputError, Problem
 from harness.gate import GateConfig
 from harness.models.options import DEVICE_HELP, DTYPE_HELP, device_error, dtype_error
 from harness.reporting.recommend import DecisionConstraints
+
+
+class Timeouts(BaseModel):
+    """A strategy entry's own time limits, in seconds; null for none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    adapt: float | None = Field(None, gt=0, description="adapting the row")
+    cell: float | None = Field(None, gt=0, description="evaluating one suite")
+
+    @model_serializer(mode="wrap")
+    def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a limit left out inherits the run's; dumping it as null would mean "no limit"
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
 
 
 class StrategyEntry(BaseModel):
@@ -31,6 +54,32 @@ class StrategyEntry(BaseModel):
     name: str = Field(description="a strategy name, or names joined by '+' to compose them")
     label: str | None = Field(None, description="the row name in reports (default: name)")
     settings: dict[str, Any] = Field(default_factory=dict)
+    timeout: float | Timeouts | None = Field(
+        None,
+        description="seconds for adapting and for each cell of this row (a number for "
+        "both, or {adapt: N, cell: N}); default: the run's adapt_timeout and cell_timeout",
+    )
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, value: float | Timeouts | None) -> float | Timeouts | None:
+        if isinstance(value, int | float) and value <= 0:
+            raise ValueError("a timeout must be a positive number of seconds")
+        return value
+
+    def timeouts(
+        self, adapt: float | None, cell: float | None
+    ) -> tuple[float | None, float | None]:
+        """This row's (adapt, cell) limits, given the run's defaults."""
+        if isinstance(self.timeout, int | float):
+            return float(self.timeout), float(self.timeout)
+        if isinstance(self.timeout, Timeouts):
+            given = self.timeout.model_fields_set
+            return (
+                self.timeout.adapt if "adapt" in given else adapt,
+                self.timeout.cell if "cell" in given else cell,
+            )
+        return adapt, cell
 
     @property
     def row(self) -> str:
@@ -60,6 +109,12 @@ class RunConfig(BaseModel):
     trust_remote_code: bool = False
     bootstrap_resamples: int = Field(1000, ge=100)
     max_test_examples: int | None = Field(None, ge=1, description="evaluate at most N per suite")
+    adapt_timeout: float | None = Field(
+        None, gt=0, description="seconds for adapting one row; null (default) for no limit"
+    )
+    cell_timeout: float | None = Field(
+        3600, gt=0, description="seconds for evaluating one strategy on one suite; null for none"
+    )
     block_plugins: list[str] = Field(default_factory=list)
     cache: bool = Field(True, description="reuse cached artifacts and predictions")
     cache_dir: str | None = Field(
@@ -88,6 +143,10 @@ class RunConfig(BaseModel):
         return value
 
 
+#: keys of a strategy entry that are not the strategy's settings
+_ENTRY_KEYS = ("name", "label", "timeout")
+
+
 def _normalise_strategies(raw: Any) -> Any:
     """Accept `- few-shot` and `- {name: few-shot, k: 8}` as well as the explicit form."""
     if not isinstance(raw, list):
@@ -97,10 +156,8 @@ def _normalise_strategies(raw: Any) -> Any:
         if isinstance(item, str):
             out.append({"name": item})
         elif isinstance(item, dict) and "settings" not in item:
-            settings = {k: v for k, v in item.items() if k not in ("name", "label")}
-            out.append(
-                {k: v for k, v in item.items() if k in ("name", "label")} | {"settings": settings}
-            )
+            settings = {k: v for k, v in item.items() if k not in _ENTRY_KEYS}
+            out.append({k: v for k, v in item.items() if k in _ENTRY_KEYS} | {"settings": settings})
         else:
             out.append(item)
     return out

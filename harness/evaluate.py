@@ -7,7 +7,7 @@ the generated text. Metrics then score every output, and `harness.analysis` adds
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,7 @@ def predict(
 ) -> SuitePredictions:
     """Run `predictor` on `examples` of `suite`."""
     prompts = predictor.prompts(suite, examples)
+    _check_count(predictor, "prompts", prompts, len(examples), "examples")
     retrieved = [predictor.retrieved_documents(suite, example) for example in examples]
     if suite.task in ("classification", "multiple-choice"):
         candidates = [suite.candidates(example) for example in examples]
@@ -45,6 +46,7 @@ def predict(
             for prompt, cands in zip(prompts, candidates, strict=True)
         ]
         scores = predictor.score(requests, progress)
+        _check_count(predictor, "score", scores, len(requests), "requests")
         outputs = []
         for example, cands, row, docs in zip(examples, candidates, scores, retrieved, strict=True):
             logprobs = tuple(s.logprob for s in row)
@@ -69,6 +71,7 @@ def predict(
     texts = predictor.generate(
         [GenerationRequest(p, spec.max_new_tokens, spec.stop) for p in prompts], progress
     )
+    _check_count(predictor, "generate", texts, len(prompts), "requests")
     ref_scores = None
     if reference_logprob:
         ref_scores = predictor.score(
@@ -77,6 +80,7 @@ def predict(
                 for p, e in zip(prompts, examples, strict=True)
             ]
         )
+        _check_count(predictor, "score", ref_scores, len(prompts), "requests")
     outputs = [
         ExampleOutput(
             example_id=example.id,
@@ -92,14 +96,33 @@ def predict(
     return SuitePredictions(prompts, outputs)
 
 
+def _check_count(predictor: Predictor, method: str, got: Sized, asked: int, what: str) -> None:
+    """A predictor must answer each request once, in order; anything else is its bug."""
+    if len(got) != asked:
+        raise ValueError(
+            f"{type(predictor).__name__}.{method}() returned {len(got)} items for {asked} {what}"
+        )
+
+
 def score_outputs(
-    outputs: Sequence[ExampleOutput], metrics: Mapping[str, Metric]
+    outputs: Sequence[ExampleOutput],
+    metrics: Mapping[str, Metric],
+    errors: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per-example scores of every metric."""
-    return {
-        name: np.array([metric.score(o) for o in outputs], dtype=float)
-        for name, metric in metrics.items()
-    }
+    """Per-example scores of every metric.
+
+    With `errors`, a metric that raises is left out and its error recorded there, so the
+    other metrics keep their scores; without it, the error propagates.
+    """
+    scores = {}
+    for name, metric in metrics.items():
+        try:
+            scores[name] = np.array([metric.score(o) for o in outputs], dtype=float)
+        except Exception as e:
+            if errors is None:
+                raise
+            errors[name] = f"{type(e).__name__} while scoring examples: {e}"
+    return scores
 
 
 def estimate(
@@ -109,9 +132,23 @@ def estimate(
     *,
     seed: int,
     n_resamples: int,
+    errors: dict[str, str] | None = None,
 ) -> dict[str, Estimate]:
-    """Each metric's value with a seeded 95% bootstrap CI."""
-    return {
-        name: bootstrap_ci(metric, outputs, scores[name], seed=seed, n_resamples=n_resamples)
-        for name, metric in metrics.items()
-    }
+    """Each metric's value with a seeded 95% bootstrap CI.
+
+    Metrics without `scores` are skipped. With `errors`, a metric whose `aggregate`
+    raises is left out and its error recorded there; without it, the error propagates.
+    """
+    estimates = {}
+    for name, metric in metrics.items():
+        if name not in scores:
+            continue
+        try:
+            estimates[name] = bootstrap_ci(
+                metric, outputs, scores[name], seed=seed, n_resamples=n_resamples
+            )
+        except Exception as e:
+            if errors is None:
+                raise
+            errors[name] = f"{type(e).__name__} while computing the value and CI: {e}"
+    return estimates

@@ -45,6 +45,9 @@ class Cost(_Model):
     trainable_params: int = 0
     peak_memory_mb: float = 0.0
     prompt_tokens_mean: float = 0.0
+    #: test examples whose prompt was cut to fit the model's context (None: the backend
+    #: does not report truncation)
+    truncated_examples: int | None = None
 
 
 class SuiteInfo(_Model):
@@ -64,6 +67,8 @@ class Cell(_Model):
     status: Status
     error: str | None = None
     metrics: dict[str, MetricValue] = Field(default_factory=dict)
+    #: metrics that raised, with the error; they are absent from `metrics`
+    metric_errors: dict[str, str] = Field(default_factory=dict)
     delta_vs_zero_shot: dict[str, Delta] = Field(default_factory=dict)
     cost: Cost = Field(default_factory=Cost)
 

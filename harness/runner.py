@@ -5,7 +5,8 @@
     differences to zero-shot -> results.json -> reporters
 
 Each arrow is one call below. Lifecycle hooks fire at each step. A strategy that raises
-fails its own cells, never the run; everything is written into a staged folder that is
+or runs past its timeout fails its own cells, never the run; a metric that raises fails
+alone, and so does a reporter; everything is written into a staged folder that is
 renamed into place only when the run completes.
 """
 
@@ -16,12 +17,13 @@ import secrets
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness import __version__
@@ -62,6 +64,7 @@ from harness.results import (
 from harness.run_folder import RunFolder
 from harness.strategy import AdaptContext, Predictor, Strategy
 from harness.suites import Suite, load_suite
+from harness.timeouts import Timeout, call_with_timeout
 
 BASELINE = "zero-shot"
 
@@ -77,6 +80,9 @@ class PlannedStrategy:
     chain: tuple[Strategy, ...]
     #: the target suites this row adapts to (all of the run's, or one for per-target rows)
     targets: tuple[Suite, ...] = ()
+    #: seconds for adapting the row and for evaluating each of its cells (None: no limit)
+    adapt_timeout: float | None = None
+    cell_timeout: float | None = None
 
     def evaluates(self, suite: Suite) -> bool:
         """Rows are evaluated on their own targets and on every forgetting suite."""
@@ -148,10 +154,12 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
     for i, entry in enumerate(config.strategies):
         where = f"strategies[{i}]"
         try:
-            strategies.append(_plan_strategy(entry, plugins, source, where))
+            planned = _plan_strategy(entry, plugins, source, where)
         except InputError as e:
             problems.extend(e.problems)
             continue
+        adapt_timeout, cell_timeout = entry.timeouts(config.adapt_timeout, config.cell_timeout)
+        strategies.append(replace(planned, adapt_timeout=adapt_timeout, cell_timeout=cell_timeout))
         if entry.row in rows:
             problems.append(
                 Problem(source, where, f"row {entry.row!r} appears twice", "give one a `label`")
@@ -192,10 +200,10 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
         per_target = any(link.scope == "per-target" for link in planned.chain)
         if per_target and len(targets) > 1:
             expanded += [
-                PlannedStrategy(f"{planned.row}@{t.name}", planned.chain, (t,)) for t in targets
+                replace(planned, row=f"{planned.row}@{t.name}", targets=(t,)) for t in targets
             ]
         else:
-            expanded.append(PlannedStrategy(planned.row, planned.chain, targets))
+            expanded.append(replace(planned, targets=targets))
     return Plan(config, model, tuple(expanded), tuple(suites), metrics)
 
 
@@ -300,6 +308,8 @@ class Runner:
         #: rows whose strategy does not apply to their targets, and why
         self._not_applicable: dict[str, str] = {}
         self._outputs: dict[tuple[str, str], tuple[list[ExampleOutput], dict[str, np.ndarray]]] = {}
+        #: one line per reporter that raised
+        self._report_errors: list[str] = []
 
     # the base model is loaded once per run and shared by every strategy
     def base_model(self) -> LanguageModel:
@@ -374,7 +384,11 @@ class Runner:
             staged.discard()
             raise
         self.plugins.notify("harness_run_end", RunFinished(self.run_id, run_dir, results))
-        failed = any(c.status == "failed" for c in results.cells) or self.plugins.hook_errors
+        failed = (
+            any(c.status == "failed" or c.metric_errors for c in results.cells)
+            or self.plugins.hook_errors
+            or self._report_errors
+        )
         return RunOutcome(
             results, run_dir, 1 if failed else 0, [str(e) for e in self.plugins.hook_errors]
         )
@@ -493,20 +507,25 @@ class Runner:
         outputs: list[ExampleOutput],
         scores: dict[str, np.ndarray],
         cost: Cost,
+        metric_errors: dict[str, str] | None = None,
     ) -> Cell:
+        """The cell's figures; a metric that raises fails alone, recorded in `metric_errors`."""
         metrics = {name: self.plan.metrics[name] for name in suite.spec.metrics}
+        errors = dict(metric_errors or {})
         estimates = estimate(
             outputs,
             scores,
             metrics,
             seed=self.plan.config.seed,
             n_resamples=self.plan.config.bootstrap_resamples,
+            errors=errors,
         )
         return Cell(
             strategy=strategy.row,
             suite=suite.name,
             status=status,
             metrics={n: MetricValue(value=e.value, ci95=e.ci95) for n, e in estimates.items()},
+            metric_errors=errors,
             cost=cost,
         )
 
@@ -522,31 +541,16 @@ class Runner:
         not_applicable = False
         predictor: Predictor | None = None
         try:
-            predictor = Predictor(self.base_model())
-            for i, link in enumerate(strategy.chain, start=1):
-                work_dir = run_dir / "artifacts" / strategy.row / link.name
-                work_dir.mkdir(parents=True, exist_ok=True)
-                predictor = link.adapt(
-                    AdaptContext(
-                        model_name=self.plan.model,
-                        targets=strategy.targets,
-                        seed=self.plan.config.seed,
-                        work_dir=work_dir,
-                        load_model=self.base_model,
-                        upstream=predictor,
-                        forgetting=self.plan.forgetting,
-                        cache=self.cache,
-                        cache_key=self._adapt_key(strategy, i),
-                    )
-                )
-                if not isinstance(predictor, Predictor):
-                    raise TypeError(
-                        f"strategy {link.name!r} returned {type(predictor).__name__}, "
-                        "expected a harness.Predictor"
-                    )
+            predictor = call_with_timeout(
+                lambda: self._adapt_chain(strategy, run_dir),
+                strategy.adapt_timeout,
+                f"adapting {strategy.row!r}",
+            )
         except NotApplicable as e:
             predictor, error = None, str(e)
             not_applicable = True
+        except Timeout as e:
+            predictor, error = None, str(e)
         except Exception as e:
             predictor, error = None, _describe(e, f"adapting with {strategy.row!r}")
         seconds = time.perf_counter() - start
@@ -562,6 +566,32 @@ class Runner:
         if not_applicable:
             self._not_applicable[strategy.row] = error or ""
         return predictor, cost, error
+
+    def _adapt_chain(self, strategy: PlannedStrategy, run_dir: Path) -> Predictor:
+        """The base model's predictor, adapted by each link of the chain in turn."""
+        predictor = Predictor(self.base_model())
+        for i, link in enumerate(strategy.chain, start=1):
+            work_dir = run_dir / "artifacts" / strategy.row / link.name
+            work_dir.mkdir(parents=True, exist_ok=True)
+            predictor = link.adapt(
+                AdaptContext(
+                    model_name=self.plan.model,
+                    targets=strategy.targets,
+                    seed=self.plan.config.seed,
+                    work_dir=work_dir,
+                    load_model=self.base_model,
+                    upstream=predictor,
+                    forgetting=self.plan.forgetting,
+                    cache=self.cache,
+                    cache_key=self._adapt_key(strategy, i),
+                )
+            )
+            if not isinstance(predictor, Predictor):
+                raise TypeError(
+                    f"strategy {link.name!r} returned {type(predictor).__name__}, "
+                    "expected a harness.Predictor"
+                )
+        return predictor
 
     def _evaluate(
         self,
@@ -591,17 +621,24 @@ class Runner:
         metrics = {name: self.plan.metrics[name] for name in suite.spec.metrics}
         task = progress.add_task(f"{strategy.row} · {suite.name}", total=len(examples))
         reset_peak_memory()
+        truncation = getattr(predictor.model, "truncated_prompts", None)
+        truncated_before = len(truncation) if isinstance(truncation, list) else 0
         start = time.perf_counter()
         try:
-            predicted = predict(
-                predictor,
-                suite,
-                examples,
-                reference_logprob=any(m.needs_reference_logprob for m in metrics.values()),
-                progress=lambda n: progress.advance(task, n),
+            predicted = call_with_timeout(
+                lambda: predict(
+                    predictor,
+                    suite,
+                    examples,
+                    reference_logprob=any(m.needs_reference_logprob for m in metrics.values()),
+                    progress=lambda n: progress.advance(task, n),
+                ),
+                strategy.cell_timeout,
+                f"evaluating {strategy.row!r} on {suite.name!r}",
             )
             eval_seconds = time.perf_counter() - start
-            scores = score_outputs(predicted.outputs, metrics)
+            metric_errors: dict[str, str] = {}
+            scores = score_outputs(predicted.outputs, metrics, metric_errors)
             prompt_tokens = [predictor.model.count_tokens(p) for p in predicted.prompts]
             cost = adapt_cost.model_copy(
                 update={
@@ -612,21 +649,27 @@ class Runner:
                     "prompt_tokens_mean": round(float(np.mean(prompt_tokens)), 2)
                     if prompt_tokens
                     else 0.0,
+                    # distinct prompts the backend cut during this cell: one per example
+                    "truncated_examples": len(set(truncation[truncated_before:]))
+                    if isinstance(truncation, list)
+                    else None,
                 }
             )
-            cell = self._cell(strategy, suite, "ok", predicted.outputs, scores, cost)
+            cell = self._cell(strategy, suite, "ok", predicted.outputs, scores, cost, metric_errors)
         except Exception as e:
             progress.remove_task(task)
+            doing = f"evaluating {strategy.row!r} on {suite.name!r}"
             cell = Cell(
                 strategy=strategy.row,
                 suite=suite.name,
                 status="failed",
-                error=_describe(e, f"evaluating {strategy.row!r} on {suite.name!r}"),
+                error=str(e) if isinstance(e, Timeout) else _describe(e, doing),
                 cost=adapt_cost,
             )
             self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
             return cell
         progress.update(task, completed=len(examples), visible=False)
+        scores = {n: v for n, v in scores.items() if n not in cell.metric_errors}
         self._outputs[(strategy.row, suite.name)] = (predicted.outputs, scores)
         stored = [
             PredictionRecord(
@@ -641,7 +684,8 @@ class Runner:
             )
         ]
         records += stored
-        self._store(strategy, suite, stored, cost)
+        if not cell.metric_errors:  # a failed metric is computed again next run
+            self._store(strategy, suite, stored, cost)
         self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
         return cell
 
@@ -653,7 +697,7 @@ class Runner:
             if cell.strategy == BASELINE or base is None or mine is None:
                 continue
             for name, metric in self.plan.metrics.items():
-                if name not in mine[1]:
+                if name not in mine[1] or name not in base[1]:
                     continue
                 d = compare_cells(
                     metric,
@@ -700,9 +744,15 @@ class Runner:
         )
 
     def _report(self, results: RunResults, run_dir: Path) -> None:
+        """Render every reporter; one that raises loses only its own output."""
         context = ReportContext(results=results, run_dir=run_dir, console=Console())
         for name in self.plan.config.reporters:
-            self.plugins.reporters[name]().render(context)
+            try:
+                self.plugins.reporters[name]().render(context)
+            except Exception as e:
+                message = f"reporter {name!r} failed: {type(e).__name__}: {e}"
+                self._report_errors.append(message)
+                self.console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
 
     def _progress(self) -> Progress:
         return Progress(

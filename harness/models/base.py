@@ -62,3 +62,16 @@ class LanguageModel(Protocol):
     def count_tokens(self, text: str) -> int:
         """Number of tokens `text` encodes to (used for prompt-length costs)."""
         ...
+
+
+@runtime_checkable
+class ReportsTruncation(Protocol):
+    """Optional for backends: the prompts they cut to fit the model's context.
+
+    A backend that left-truncates long prompts appends each request's prompt to
+    `truncated_prompts` when it cuts it. The list only grows: the runner notes its length
+    before a cell and counts the distinct prompts added during the cell, which results
+    record as `truncated_examples`. Backends without it report no truncation count.
+    """
+
+    truncated_prompts: list[str]

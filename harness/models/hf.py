@@ -106,6 +106,9 @@ class HFModel:
         self._supports_logits_to_keep = "logits_to_keep" in forward_parameters
         # Decided on the first scoring batch: whether the model's cache can be shared.
         self._prefix_cache_ok: bool | None = None
+        #: every prompt cut to fit `max_length`, in order (see `ReportsTruncation`)
+        self.truncated_prompts: list[str] = []
+        self._special_ids = frozenset(getattr(tokenizer, "all_special_ids", ()) or ())
 
     @classmethod
     def load(
@@ -254,7 +257,23 @@ class HFModel:
                 f"a continuation of {longest} tokens does not fit the model's context "
                 f"of {self.max_length} tokens"
             )
-        return _EncodedScore(context_ids[-room:], continuations)
+        return _EncodedScore(self._fit(context_ids, room, request.prompt), continuations)
+
+    def _fit(self, ids: list[int], room: int, prompt: str) -> list[int]:
+        """`ids` cut from the left to `room` tokens, keeping the leading special tokens.
+
+        BOS and the special tokens a chat template opens with stay in front; the cut
+        starts right after them, so the model still sees a well-formed start of text.
+        Each cut prompt is logged in `truncated_prompts`.
+        """
+        if len(ids) <= room:
+            return ids
+        self.truncated_prompts.append(prompt)
+        lead = 0
+        while lead < len(ids) and ids[lead] in self._special_ids:
+            lead += 1
+        lead = min(lead, room - 1)
+        return ids[:lead] + ids[len(ids) - (room - lead) :]
 
     # ----------------------------------------------------------------- generation
 
@@ -285,7 +304,9 @@ class HFModel:
         if max_new == 0:
             return [""] * len(requests)
         room = self.max_length - max_new
-        input_ids, attention_mask = self._left_pad([p[-room:] for p in prompts])
+        input_ids, attention_mask = self._left_pad(
+            [self._fit(p, room, r.prompt) for p, r in zip(prompts, requests, strict=True)]
+        )
         prompt_length = input_ids.shape[1]
         stopper = _StopPerRow(self.tokenizer, prompt_length, limits, [r.stop for r in requests])
         output = self.model.generate(

@@ -118,6 +118,28 @@ def decide(run_dir: Path, results: RunResults) -> Decision:
     return decision
 
 
+def cell_warnings(results: RunResults) -> list[str]:
+    """What a reader must know before trusting a cell's figures, one line each.
+
+    Every reporter shows these lines: truncated prompts (the model saw only the end of
+    them) and metrics that failed while the rest of the cell was computed.
+    """
+    lines = []
+    for cell in results.cells:
+        where = f"{cell.strategy} · {cell.suite}"
+        truncated = cell.cost.truncated_examples
+        if truncated:
+            suite = results.suite(cell.suite)
+            total = f" of {suite.n_test}" if suite else ""
+            lines.append(
+                f"{where}: {truncated}{total} prompts were longer than the model's context "
+                "and were cut from the left to fit (the text right after the leading special "
+                "tokens was lost: for few-shot, the first demonstrations)"
+            )
+        lines += [f"{where}: metric {m!r} failed: {e}" for m, e in cell.metric_errors.items()]
+    return lines
+
+
 def read_loss_curves(run_dir: Path, strategies: list[str]) -> LossCurves:
     """Training and eval loss per step, for rows whose artifacts include a loss log."""
     curves: LossCurves = {}

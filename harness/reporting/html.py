@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.reporting.base import ReportContext, Reporter
-from harness.reporting.evidence import decide, read_loss_curves
+from harness.reporting.evidence import cell_warnings, decide, read_loss_curves
 from harness.reporting.plots import write_plots
 from harness.reporting.recommend import COST_AXES, Decision
 from harness.reporting.table import (
@@ -215,6 +215,9 @@ def render_html(
         if plot_note:
             body.append(f'<p class="legend">{_e(plot_note)}</p>')
         body.append("</section>")
+    if warnings := cell_warnings(results):
+        items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
+        body.append(f"<section><h2>Warnings</h2><ul>{items}</ul></section>")
     if table.failures:
         items = "".join(
             f"<li><b>{_e(s)} · {_e(u)}</b>: <code>{_e(err)}</code></li>"

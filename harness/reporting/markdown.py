@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.reporting.base import ReportContext, Reporter
-from harness.reporting.evidence import decide
+from harness.reporting.evidence import cell_warnings, decide
 from harness.reporting.plots import PLOTS_DIR
 from harness.reporting.recommend import COST_AXES, Decision
 from harness.reporting.table import (
@@ -96,6 +96,8 @@ def render_markdown(results: RunResults, decision: Decision, run_dir: Path | Non
             lines += ["## Plots", ""]
             lines += [f"![{title}]({PLOTS_DIR}/{name})" for name, title in plots]
             lines.append("")
+    if warnings := cell_warnings(results):
+        lines += ["## Warnings", "", *(f"- {_escape(w)}" for w in warnings), ""]
     if table.failures:
         lines += ["## Failed cells", ""]
         lines += [f"- **{s} · {u}**: `{_escape(e)}`" for s, u, e in table.failures]

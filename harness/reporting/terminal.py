@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.reporting.base import ReportContext, Reporter
-from harness.reporting.evidence import decide
+from harness.reporting.evidence import cell_warnings, decide
 from harness.reporting.recommend import Decision
 from harness.reporting.table import (
     COST_LEGEND,
@@ -112,4 +112,6 @@ class TerminalReporter(Reporter):
             console.print(pareto)
         for strategy, suite, error in table.failures:
             console.print(Text.assemble(("failed ", "red"), f"{strategy} · {suite}: {error}"))
+        for warning in cell_warnings(results):
+            console.print(Text.assemble(("warning ", "yellow"), warning))
         console.print(decision_panel(decision))

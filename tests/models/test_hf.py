@@ -50,7 +50,10 @@ def reference_scores(
             conts.append(tokenizer.encode(moved + continuation, add_special_tokens=False))
     if max_length is not None:
         longest = max(len(c) for c in conts)
-        context_ids = context_ids[-(max_length - max(longest - 1, 0)) :]
+        room = max_length - max(longest - 1, 0)
+        if len(context_ids) > room:
+            # BOS stays in front; the cut is right after it
+            context_ids = context_ids[:1] + context_ids[len(context_ids) - room + 1 :]
     results = []
     for cont in conts:
         if not cont:
