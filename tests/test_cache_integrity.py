@@ -201,8 +201,13 @@ def test_flipped_adapter_weights_of_the_same_size_are_retrained_not_used(
     assert verify_entry(adapter) is None  # retrained and published again
     # retrained from the same seed: the first examples' predictions are the first run's
     # (up to batch-size rounding: four examples are batched, not three)
-    first_rows = [json.loads(line) for line in (tmp_path / "a" / "predictions.jsonl").open()]
-    again_rows = [json.loads(line) for line in (tmp_path / "b" / "predictions.jsonl").open()]
+    first_rows, again_rows = (
+        [
+            json.loads(line)
+            for line in (tmp_path / run / "predictions.jsonl").read_text().splitlines()
+        ]
+        for run in ("a", "b")
+    )
     assert len(first_rows) == 3 and len(again_rows) == 4
     for before, after in zip(first_rows, again_rows, strict=False):
         assert before["example_id"] == after["example_id"]
