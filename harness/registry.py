@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import inspect
+import json
+import sys
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -35,6 +41,7 @@ class Registry(Generic[T]):
         self._base = base
         self._entries: dict[str, Entry[T]] = {}
         self._current: Provenance | None = None
+        self._identities: dict[type, dict[str, str]] = {}
 
     def _name_of(self, item: Any) -> str:
         if isinstance(item, Path):
@@ -88,3 +95,81 @@ class Registry(Generic[T]):
 
     def as_dict(self) -> dict[str, T]:
         return {n: e.item for n, e in self._entries.items()}
+
+    def identity(self, item: type) -> dict[str, str]:
+        """`code_identity` of a registered class (or of an unregistered one), computed once."""
+        if item not in self._identities:
+            entry = self._entries.get(getattr(item, "name", ""))
+            provenance = entry.provenance if entry and entry.item is item else None
+            self._identities[item] = code_identity(item, provenance or Provenance("", "", ""))
+        return self._identities[item]
+
+
+# -- code identity, for cache keys ---------------------------------------------------
+
+
+def code_identity(item: type, provenance: Provenance) -> dict[str, str]:
+    """What identifies the code behind `item`, so that changed code misses the cache.
+
+    The distribution's name and version, plus a SHA-256 of the source where a version
+    says nothing: a module loaded from a file outside any distribution (`--plugin`) is
+    hashed by its file; an editable install (a development checkout) by every .py file
+    of its packages, since its strategies call into the rest of it.
+    """
+    out = {"class": f"{item.__module__}.{item.__qualname__}"}
+    if provenance.package:
+        out["package"], out["version"] = provenance.package, provenance.version
+        if _is_editable(provenance.package):
+            out["source"] = _digest(_distribution_sources(provenance.package, item))
+    else:
+        out["source"] = _digest(_module_file(item))
+    return out
+
+
+def _is_editable(package: str) -> bool:
+    try:
+        text = distribution(package).read_text("direct_url.json")
+        return bool(text and json.loads(text).get("dir_info", {}).get("editable"))
+    except (PackageNotFoundError, ValueError, AttributeError):
+        return False
+
+
+def _module_file(item: type) -> list[tuple[str, bytes]]:
+    module = sys.modules.get(item.__module__)
+    path = getattr(module, "__file__", None)
+    if path and Path(path).is_file():
+        return [(Path(path).name, Path(path).read_bytes())]
+    try:  # defined where no file says what it is (an interactive session)
+        return [(item.__qualname__, inspect.getsource(item).encode())]
+    except (OSError, TypeError):
+        return [(item.__qualname__, b"")]
+
+
+def _distribution_sources(package: str, item: type) -> list[tuple[str, bytes]]:
+    """The .py files of the top-level packages a distribution's entry points import."""
+    tops = {ep.value.split(":")[0].split(".")[0] for ep in distribution(package).entry_points}
+    tops.add(item.__module__.split(".")[0])
+    files: list[tuple[str, bytes]] = []
+    for top in sorted(tops):
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            for location in spec.submodule_search_locations:
+                root = Path(location)
+                for path in sorted(root.rglob("*.py")):
+                    files.append((f"{top}/{path.relative_to(root).as_posix()}", path.read_bytes()))
+        elif spec.origin and Path(spec.origin).is_file():
+            files.append((top, Path(spec.origin).read_bytes()))
+    return files
+
+
+def _digest(files: list[tuple[str, bytes]]) -> str:
+    digest = hashlib.sha256()
+    for name, data in files:
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()

@@ -16,7 +16,7 @@ import datetime as dt
 import secrets
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -302,6 +302,7 @@ class Runner:
         self.cache = Cache(
             Path(config.cache_dir) if config.cache_dir else default_cache_dir(),
             enabled=config.cache,
+            on_note=lambda note: self.console.print(f"[yellow]{note}[/yellow]", highlight=False),
         )
         # local model folders are keyed by their files' hash, hub ids by their name
         self._model_key = model_hash(plan.model) or plan.model
@@ -436,13 +437,16 @@ class Runner:
     # -- cache ---------------------------------------------------------------------------
 
     def _adapt_key(self, strategy: PlannedStrategy, links: int) -> str:
-        """What the first `links` links of a row's chain depend on."""
+        """What the first `links` links of a row's chain depend on, their code included."""
         config = self.plan.config
         return content_key(
             "adapt",
             library_versions(),
             self._model_key,
-            [(link.name, link.settings) for link in strategy.chain[:links]],
+            [
+                (link.name, link.settings, self.plugins.strategies.identity(type(link)))
+                for link in strategy.chain[:links]
+            ],
             config.seed,
             [s.training_hash for s in strategy.targets],
             [
@@ -454,15 +458,33 @@ class Runner:
         )
 
     def _cell_key(self, strategy: PlannedStrategy, suite: Suite) -> str:
+        metrics = self.plan.metrics
         return content_key(
             "cell",
             self._adapt_key(strategy, len(strategy.chain)),
             suite.content_hash,
             self.plan.config.max_test_examples,
+            [(n, self.plugins.metrics.identity(type(metrics[n]))) for n in suite.spec.metrics],
         )
 
     def _cached_cell(self, strategy: PlannedStrategy, suite: Suite) -> Path | None:
-        return self.cache.get("predictions", self._cell_key(strategy, suite))
+        """The verified predictions entry of a cell, when it covers exactly its examples."""
+        key = self._cell_key(strategy, suite)
+        folder = self.cache.get("predictions", key)
+        if folder is None:
+            return None
+        wanted = [e.id for e in suite.test[: self.plan.config.max_test_examples]]
+        try:
+            stored = read_predictions(folder / "predictions.jsonl").get(("", suite.name), [])
+            Cost.model_validate_json((folder / "cost.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            problem: str | None = f"unreadable ({type(e).__name__})"
+        else:
+            problem = _coverage_problem(stored, wanted, suite.spec.metrics)
+        if problem is not None:
+            self.cache.discard("predictions", key, f"{strategy.row} on {suite.name}: {problem}")
+            return None
+        return folder
 
     def _from_cache(
         self,
@@ -773,6 +795,23 @@ def _remove_empty_dirs(root: Path) -> None:
             path.rmdir()
     if not any(root.iterdir()):
         root.rmdir()
+
+
+def _coverage_problem(
+    stored: list[PredictionRecord], wanted: list[str], metrics: Iterable[str]
+) -> str | None:
+    """Why cached predictions do not stand for the examples a cell evaluates, or None."""
+    ids = [r.output.example_id for r in stored]
+    if ids != wanted:
+        missing = len(set(wanted) - set(ids))
+        return (
+            f"its predictions cover {len(ids)} examples ({missing} of the {len(wanted)} "
+            "evaluated missing)"
+            if missing or len(ids) != len(wanted)
+            else "its predictions are not in the test split's order"
+        )
+    lacking = sorted({m for r in stored for m in metrics if m not in r.scores})
+    return f"its predictions lack scores for {', '.join(lacking)}" if lacking else None
 
 
 def _describe(e: BaseException, doing: str) -> str:
