@@ -106,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--suites", type=_csv, help="comma-separated suite names or suite.yaml paths")
     run.add_argument("--out", help="run folder (default: reports/<run-id>)")
     run.add_argument("--seed", type=_whole_number(0))
+    run.add_argument(
+        "--replicates",
+        type=_whole_number(1),
+        metavar="N",
+        help="adapt and evaluate every seed-dependent row (training, sampled demonstrations) "
+        "with N seeds: seed, seed+1, ...",
+    )
     run.add_argument("--batch-size", type=_whole_number(1))
     run.add_argument(
         "--max-test-examples", type=_whole_number(1), metavar="N", help="evaluate at most N"
@@ -184,6 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "batch_size": args.batch_size,
         "max_test_examples": args.max_test_examples,
+        "replicates": args.replicates,
         "device": args.device,
         "dtype": args.dtype,
         "chat_template": args.chat_template,

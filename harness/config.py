@@ -101,6 +101,12 @@ class RunConfig(BaseModel):
     )
     suites: list[str] = Field(default_factory=list, description="suite names or suite.yaml paths")
     seed: int = Field(0, ge=0)
+    replicates: int = Field(
+        1,
+        ge=1,
+        description="seeds per seed-dependent row (training, sampled demonstrations): "
+        "replicate r uses seed + r; deterministic rows run once",
+    )
     out: str | None = Field(None, description="run folder; default reports/<run-id>")
     batch_size: int = Field(16, ge=1)
     device: str = "auto"

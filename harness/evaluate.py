@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.analysis import Estimate, bootstrap_ci
+from harness.analysis import CellEstimate, Replicate, estimate_cell
 from harness.metrics import ExampleOutput, Metric
 from harness.models.base import GenerationRequest, ProgressCallback, ScoreRequest
 from harness.strategy import Predictor
@@ -126,27 +126,27 @@ def score_outputs(
 
 
 def estimate(
-    outputs: Sequence[ExampleOutput],
-    scores: Mapping[str, np.ndarray],
+    replicates: Sequence[tuple[Sequence[ExampleOutput], Mapping[str, np.ndarray]]],
     metrics: Mapping[str, Metric],
     *,
     seed: int,
     n_resamples: int,
     errors: dict[str, str] | None = None,
-) -> dict[str, Estimate]:
-    """Each metric's value with a seeded 95% bootstrap CI.
+) -> dict[str, CellEstimate]:
+    """Each metric's value with its 95% CI, over a cell's replicates (one per seed).
 
-    Metrics without `scores` are skipped. With `errors`, a metric whose `aggregate`
-    raises is left out and its error recorded there; without it, the error propagates.
+    One replicate: the metric and its seeded example bootstrap CI. Several: their mean,
+    between-seed SD and a CI over seeds and examples (`harness.analysis.estimate_cell`).
+    Metrics without scores are skipped. With `errors`, a metric whose `aggregate` raises
+    is left out and its error recorded there; without it, the error propagates.
     """
     estimates = {}
     for name, metric in metrics.items():
-        if name not in scores:
+        if any(name not in scores for _, scores in replicates):
             continue
+        cell = [Replicate(outputs, scores[name]) for outputs, scores in replicates]
         try:
-            estimates[name] = bootstrap_ci(
-                metric, outputs, scores[name], seed=seed, n_resamples=n_resamples
-            )
+            estimates[name] = estimate_cell(metric, cell, seed=seed, n_resamples=n_resamples)
         except Exception as e:
             if errors is None:
                 raise

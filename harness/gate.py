@@ -27,13 +27,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness.analysis import Replicate, TestName, compare_cells, compare_summaries
+from harness.analysis import TestName, compare_cells, compare_summaries, training_variance_note
 from harness.analysis import describe_test as _describe_test
 from harness.analysis import format_p as fmt_p
 from harness.baseline import StoredRun
 from harness.errors import InputError, Problem
 from harness.metrics import Metric
-from harness.results import Cell, MetricValue, PredictionRecord, RunResults, SuiteInfo
+from harness.results import (
+    Cell,
+    MetricValue,
+    RunResults,
+    SuiteInfo,
+    as_replicates,
+    pairing_problem,
+)
 
 Verdict = Literal["pass", "fail", "pass-not-significant", "new", "removed"]
 
@@ -519,6 +526,9 @@ def _check_metric(
     base = _replace(base, p_value=p_value, test=test, n_matched=n_matched)
     test_words = describe_test(test, n_matched)
     fallback = f"; {why_not_paired}" if why_not_paired else ""
+    if not (new_cell.training_variance_measured and old_cell.training_variance_measured):
+        # a seed-dependent row adapted once: its figures carry an unmeasured seed effect
+        fallback += f"; {training_variance_note(False)}"
     limit = f"{source} {fmt(threshold)}"
     if drop <= threshold + _EPSILON:
         if drop < -_EPSILON:
@@ -579,34 +589,17 @@ def _significance(
         side = "baseline" if not old_records else "run"
         why = f"CI-based: the {side}'s predictions.jsonl has no lines for this cell"
     else:
-        why = _example_mismatch(new_records, old_records, metric)
+        problem = pairing_problem(new_records, old_records, metric, ("the run", "the baseline"))
+        why = f"CI-based: {problem}" if problem else ""
     if why:
         summary = compare_summaries(new_value, old_value)
         return summary.p_value, summary.test, 0, why
     assert new_records is not None and old_records is not None
     difference = compare_cells(
         metrics[metric](),
-        Replicate([r.output for r in new_records], [r.scores[metric] for r in new_records]),
-        Replicate([r.output for r in old_records], [r.scores[metric] for r in old_records]),
+        as_replicates(new_records, metric),
+        as_replicates(old_records, metric),
         seed=config.seed,
         n_resamples=config.bootstrap_resamples,
     )
     return difference.p_value, difference.test, difference.n_examples, ""
-
-
-def _example_mismatch(
-    new: Sequence[PredictionRecord], old: Sequence[PredictionRecord], metric: str
-) -> str:
-    new_ids = [r.output.example_id for r in new]
-    old_ids = [r.output.example_id for r in old]
-    if len(set(new_ids)) != len(new_ids) or len(set(old_ids)) != len(old_ids):
-        return "CI-based: an example id repeats in predictions.jsonl"
-    only_new, only_old = set(new_ids) - set(old_ids), set(old_ids) - set(new_ids)
-    if only_new or only_old:
-        return (
-            f"CI-based: the examples differ ({len(only_new)} only in the run, "
-            f"{len(only_old)} only in the baseline; e.g. --max-test-examples changed)"
-        )
-    if any(metric not in r.scores for r in [*new, *old]):
-        return f"CI-based: predictions.jsonl has no per-example {metric} scores"
-    return ""

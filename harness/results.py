@@ -7,13 +7,14 @@ in meaning (see docs/results.md). `schema_version` changes only when that rule b
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.analysis import Replicate
 from harness.errors import InputError
 from harness.metrics import ExampleOutput
 from harness.run_folder import StagedDir as StagedDir  # where it lived before
@@ -27,16 +28,26 @@ class _Model(BaseModel):
 
 
 class MetricValue(_Model):
+    #: the metric; with several replicates, the mean of the replicates' values
     value: float
+    #: 95% CI: over test examples for one replicate; over seeds and examples for several
     ci95: tuple[float, float]
+    #: between-seed standard deviation of the replicates' values (several replicates only)
+    seed_sd: float | None = None
+    #: each replicate's value, in the order of the cell's `seeds` (several replicates only)
+    replicate_values: list[float] | None = None
 
 
 class Delta(_Model):
     value: float
     ci95: tuple[float, float]
     p_value: float
-    #: which paired test gave the p-value: "mcnemar" or "paired-bootstrap"
+    #: which paired test gave the p-value: "mcnemar", "paired-bootstrap", "replicate-t"
+    #: (either side has several training replicates) or "ci-based"
     test: str = ""
+    #: whether the test accounts for training variance (both sides deterministic, or
+    #: replicated); False when a seed-dependent side was adapted once
+    training_variance_measured: bool | None = None
 
 
 class Cost(_Model):
@@ -71,6 +82,14 @@ class Cell(_Model):
     metric_errors: dict[str, str] = Field(default_factory=dict)
     delta_vs_zero_shot: dict[str, Delta] = Field(default_factory=dict)
     cost: Cost = Field(default_factory=Cost)
+    #: the seeds of a seed-dependent row (training, sampled demonstrations): one per
+    #: replicate; empty for rows whose result does not depend on the seed (zero-shot)
+    seeds: list[int] = Field(default_factory=list)
+
+    @property
+    def training_variance_measured(self) -> bool:
+        """False for a seed-dependent row adapted with one seed only."""
+        return len(self.seeds) != 1
 
     @property
     def has_figures(self) -> bool:
@@ -137,6 +156,8 @@ class PredictionRecord:
     prompt: str
     output: ExampleOutput
     scores: dict[str, float]
+    #: the replicate's seed, for rows evaluated with several seeds (None otherwise)
+    seed: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         o = self.output
@@ -144,6 +165,7 @@ class PredictionRecord:
             "strategy": self.strategy,
             "suite": self.suite,
             "example_id": o.example_id,
+            **({"seed": self.seed} if self.seed is not None else {}),
             "prompt": self.prompt,
             "prediction": o.prediction,
             "reference": list(o.references),
@@ -178,9 +200,66 @@ class PredictionRecord:
             retrieved=None if retrieved is None else tuple(str(d) for d in retrieved),
         )
         scores = {str(k): float(v) for k, v in dict(line["scores"]).items()}
+        seed = line.get("seed")
         return cls(
-            str(line["strategy"]), str(line["suite"]), str(line.get("prompt", "")), output, scores
+            str(line["strategy"]),
+            str(line["suite"]),
+            str(line.get("prompt", "")),
+            output,
+            scores,
+            None if seed is None else int(seed),
         )
+
+
+def records_by_seed(
+    records: Sequence[PredictionRecord],
+) -> dict[int | None, list[PredictionRecord]]:
+    """One cell's records grouped by replicate seed, in seed order (None: not replicated)."""
+    by_seed: dict[int | None, list[PredictionRecord]] = {}
+    for record in records:
+        by_seed.setdefault(record.seed, []).append(record)
+    return dict(sorted(by_seed.items(), key=lambda kv: -1 if kv[0] is None else kv[0]))
+
+
+def as_replicates(records: Sequence[PredictionRecord], metric: str) -> list[Replicate]:
+    """One cell's records as analysis replicates of `metric`: one per seed, in seed order.
+
+    Records without a seed (a row evaluated once) make a single replicate.
+    """
+    return [
+        Replicate([r.output for r in group], [r.scores[metric] for r in group])
+        for group in records_by_seed(records).values()
+    ]
+
+
+def pairing_problem(
+    a: Sequence[PredictionRecord],
+    b: Sequence[PredictionRecord],
+    metric: str,
+    names: tuple[str, str] = ("A", "B"),
+) -> str:
+    """Why two cells' records cannot be paired by example for `metric` ("" when they can).
+
+    Each side's replicates (one per seed) must cover the same examples, once each, and
+    both sides the same ones.
+    """
+    sides = []
+    for records in (a, b):
+        groups = [[r.output.example_id for r in g] for g in records_by_seed(records).values()]
+        if any(len(set(ids)) != len(ids) for ids in groups):
+            return "an example id repeats in predictions.jsonl"
+        if any(set(ids) != set(groups[0]) for ids in groups):
+            return "the replicates of one side scored different examples"
+        sides.append(set(groups[0]) if groups else set())
+    only_a, only_b = sides[0] - sides[1], sides[1] - sides[0]
+    if only_a or only_b:
+        return (
+            f"the examples differ ({len(only_a)} only in {names[0]}, {len(only_b)} only in "
+            f"{names[1]}; e.g. --max-test-examples changed)"
+        )
+    if any(metric not in r.scores for r in [*a, *b]):
+        return f"predictions.jsonl has no per-example {metric} scores"
+    return ""
 
 
 def write_predictions(path: Path, records: Iterable[PredictionRecord]) -> None:

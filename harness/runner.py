@@ -83,6 +83,15 @@ class PlannedStrategy:
     #: seconds for adapting the row and for evaluating each of its cells (None: no limit)
     adapt_timeout: float | None = None
     cell_timeout: float | None = None
+    #: the seeds the row is adapted with: one per replicate for a seed-dependent chain
+    seeds: tuple[int, ...] = (0,)
+    #: whether any link's result depends on the seed (training, sampled demonstrations)
+    seed_dependent: bool = False
+
+    @property
+    def replicated(self) -> bool:
+        """Whether the row is adapted and evaluated with more than one seed."""
+        return len(self.seeds) > 1
 
     def evaluates(self, suite: Suite) -> bool:
         """Rows are evaluated on their own targets and on every forgetting suite."""
@@ -159,7 +168,18 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
             problems.extend(e.problems)
             continue
         adapt_timeout, cell_timeout = entry.timeouts(config.adapt_timeout, config.cell_timeout)
-        strategies.append(replace(planned, adapt_timeout=adapt_timeout, cell_timeout=cell_timeout))
+        seed_dependent = any(link.depends_on_seed() for link in planned.chain)
+        replicates = config.replicates if seed_dependent else 1
+        problems += _fixed_seed_problems(planned, replicates, source, where)
+        strategies.append(
+            replace(
+                planned,
+                adapt_timeout=adapt_timeout,
+                cell_timeout=cell_timeout,
+                seeds=tuple(config.seed + r for r in range(replicates)),
+                seed_dependent=seed_dependent,
+            )
+        )
         if entry.row in rows:
             problems.append(
                 Problem(source, where, f"row {entry.row!r} appears twice", "give one a `label`")
@@ -205,6 +225,26 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
         else:
             expanded.append(replace(planned, targets=targets))
     return Plan(config, model, tuple(expanded), tuple(suites), metrics)
+
+
+def _fixed_seed_problems(
+    planned: PlannedStrategy, replicates: int, source: str, where: str
+) -> list[Problem]:
+    """A link whose own `seed` setting is set would repeat one training per replicate."""
+    if replicates < 2:
+        return []
+    return [
+        Problem(
+            source,
+            f"{where}.seed",
+            f"{link.name!r} sets its own seed, so its {replicates} replicates would all "
+            "train with that one seed",
+            "remove the strategy's `seed` setting (replicate r uses the run's seed + r), "
+            "or set replicates: 1",
+        )
+        for link in planned.chain
+        if getattr(link.settings, "seed", None) is not None
+    ]
 
 
 def _train_split_problems(
@@ -308,7 +348,8 @@ class Runner:
         self._model_key = model_hash(plan.model) or plan.model
         #: rows whose strategy does not apply to their targets, and why
         self._not_applicable: dict[str, str] = {}
-        self._outputs: dict[tuple[str, str], tuple[list[ExampleOutput], dict[str, np.ndarray]]] = {}
+        #: each evaluated cell's replicates, for the paired deltas
+        self._outputs: dict[tuple[str, str], list[_CellRun]] = {}
         #: one line per reporter that raised
         self._report_errors: list[str] = []
 
@@ -341,12 +382,16 @@ class Runner:
         staged = RunFolder.claim(self.out_dir, self.cache.root)
         try:
             self._cached = {
-                (strategy.row, suite.name): folder
+                (strategy.row, suite.name, seed): folder
                 for strategy in plan.strategies
                 for suite in plan.suites
-                if strategy.evaluates(suite) and (folder := self._cached_cell(strategy, suite))
+                if strategy.evaluates(suite)
+                for seed in strategy.seeds
+                if (folder := self._cached_cell(strategy, suite, seed))
             }
-            evaluated = sum(s.evaluates(suite) for s in plan.strategies for suite in plan.suites)
+            evaluated = sum(
+                len(s.seeds) for s in plan.strategies for suite in plan.suites if s.evaluates(suite)
+            )
             if len(self._cached) < evaluated:
                 self.base_model()  # a bad --model fails here: exit 2, nothing written
             started = dt.datetime.now(dt.timezone.utc)
@@ -403,24 +448,43 @@ class Runner:
         records: list[PredictionRecord],
         progress: Progress,
     ) -> list[Cell]:
-        """A row: cached cells from the cache, the others adapted (once) and evaluated."""
+        """A row: for each of its seeds, adapt (unless every cell is cached) and evaluate;
+        then one cell per suite from its replicates."""
         evaluated = [s for s in self.plan.suites if strategy.evaluates(s)]
-        cached = {s.name: c for s in evaluated if (c := self._cached.get((strategy.row, s.name)))}
-        predictor, adapt_cost, error = None, Cost(), None
-        if len(cached) < len(evaluated):
-            predictor, adapt_cost, error = self._adapt(strategy, run_dir)
+        runs: dict[str, list[_CellRun]] = {s.name: [] for s in evaluated}
+        for seed in strategy.seeds:
+            cached = {
+                s.name: c
+                for s in evaluated
+                if (c := self._cached.get((strategy.row, s.name, seed)))
+            }
+            predictor, adapt_cost, error = None, Cost(), None
+            if len(cached) < len(evaluated):
+                predictor, adapt_cost, error = self._adapt(strategy, run_dir, seed)
+            if strategy.row in self._not_applicable:
+                break
+            for suite in evaluated:
+                if seed == strategy.seeds[0]:
+                    self.plugins.notify(
+                        "harness_cell_start", CellStarted(self.run_id, strategy.row, suite.name)
+                    )
+                if suite.name in cached:
+                    run = self._from_cache(suite, seed, cached[suite.name])
+                else:
+                    run = self._evaluate(
+                        strategy, suite, seed, predictor, adapt_cost, error, progress
+                    )
+                runs[suite.name].append(run)
         cells = []
         for suite in self.plan.suites:
             if strategy.row in self._not_applicable:
                 cells.append(self._skipped(strategy, suite, self._not_applicable[strategy.row]))
             elif not strategy.evaluates(suite):
                 cells.append(self._skipped(strategy, suite))
-            elif suite.name in cached:
-                cells.append(self._from_cache(strategy, suite, cached[suite.name], records))
             else:
-                cells.append(
-                    self._evaluate(strategy, suite, predictor, adapt_cost, error, records, progress)
-                )
+                cell = self._assemble(strategy, suite, runs[suite.name], records)
+                self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
+                cells.append(cell)
         return cells
 
     def _skipped(self, strategy: PlannedStrategy, suite: Suite, reason: str = "") -> Cell:
@@ -436,7 +500,7 @@ class Runner:
 
     # -- cache ---------------------------------------------------------------------------
 
-    def _adapt_key(self, strategy: PlannedStrategy, links: int) -> str:
+    def _adapt_key(self, strategy: PlannedStrategy, links: int, seed: int) -> str:
         """What the first `links` links of a row's chain depend on, their code included."""
         config = self.plan.config
         return content_key(
@@ -447,7 +511,7 @@ class Runner:
                 (link.name, link.settings, self.plugins.strategies.identity(type(link)))
                 for link in strategy.chain[:links]
             ],
-            config.seed,
+            seed,
             [s.training_hash for s in strategy.targets],
             [
                 s.training_hash
@@ -457,19 +521,19 @@ class Runner:
             (config.device, config.dtype, config.chat_template, config.trust_remote_code),
         )
 
-    def _cell_key(self, strategy: PlannedStrategy, suite: Suite) -> str:
+    def _cell_key(self, strategy: PlannedStrategy, suite: Suite, seed: int) -> str:
         metrics = self.plan.metrics
         return content_key(
             "cell",
-            self._adapt_key(strategy, len(strategy.chain)),
+            self._adapt_key(strategy, len(strategy.chain), seed),
             suite.content_hash,
             self.plan.config.max_test_examples,
             [(n, self.plugins.metrics.identity(type(metrics[n]))) for n in suite.spec.metrics],
         )
 
-    def _cached_cell(self, strategy: PlannedStrategy, suite: Suite) -> Path | None:
+    def _cached_cell(self, strategy: PlannedStrategy, suite: Suite, seed: int) -> Path | None:
         """The verified predictions entry of a cell, when it covers exactly its examples."""
-        key = self._cell_key(strategy, suite)
+        key = self._cell_key(strategy, suite, seed)
         folder = self.cache.get("predictions", key)
         if folder is None:
             return None
@@ -486,73 +550,93 @@ class Runner:
             return None
         return folder
 
-    def _from_cache(
-        self,
-        strategy: PlannedStrategy,
-        suite: Suite,
-        folder: Path,
-        records: list[PredictionRecord],
-    ) -> Cell:
-        """A cell rebuilt from cached predictions: same outputs, same figures, no model."""
-        self.plugins.notify(
-            "harness_cell_start", CellStarted(self.run_id, strategy.row, suite.name)
-        )
+    def _from_cache(self, suite: Suite, seed: int, folder: Path) -> _CellRun:
+        """One replicate of a cell from cached predictions: same outputs, no model."""
         stored = read_predictions(folder / "predictions.jsonl").get(("", suite.name), [])
         cost = Cost.model_validate_json((folder / "cost.json").read_text(encoding="utf-8"))
-        metrics = {name: self.plan.metrics[name] for name in suite.spec.metrics}
-        outputs = [r.output for r in stored]
-        scores = {n: np.array([r.scores[n] for r in stored], dtype=float) for n in metrics}
-        records += [
-            PredictionRecord(strategy.row, suite.name, r.prompt, r.output, r.scores) for r in stored
-        ]
-        self._outputs[(strategy.row, suite.name)] = (outputs, scores)
-        cell = self._cell(strategy, suite, "cached", outputs, scores, cost)
-        self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
-        return cell
+        scores = {
+            n: np.array([r.scores[n] for r in stored], dtype=float) for n in suite.spec.metrics
+        }
+        return _CellRun(
+            seed,
+            "cached",
+            None,
+            [r.prompt for r in stored],
+            [r.output for r in stored],
+            scores,
+            cost,
+        )
 
-    def _store(
-        self, strategy: PlannedStrategy, suite: Suite, stored: list[PredictionRecord], cost: Cost
-    ) -> None:
-        with self.cache.put("predictions", self._cell_key(strategy, suite)) as folder:
+    def _store(self, strategy: PlannedStrategy, suite: Suite, run: _CellRun) -> None:
+        with self.cache.put("predictions", self._cell_key(strategy, suite, run.seed)) as folder:
             # the row name is not part of what the predictions depend on
-            write_predictions(
-                folder / "predictions.jsonl",
-                (PredictionRecord("", r.suite, r.prompt, r.output, r.scores) for r in stored),
-            )
-            (folder / "cost.json").write_text(cost.model_dump_json(), encoding="utf-8")
+            write_predictions(folder / "predictions.jsonl", run.records("", suite.name))
+            (folder / "cost.json").write_text(run.cost.model_dump_json(), encoding="utf-8")
 
-    def _cell(
+    # -- assembly --------------------------------------------------------------------------
+
+    def _assemble(
         self,
         strategy: PlannedStrategy,
         suite: Suite,
-        status: Status,
-        outputs: list[ExampleOutput],
-        scores: dict[str, np.ndarray],
-        cost: Cost,
-        metric_errors: dict[str, str] | None = None,
+        runs: list[_CellRun],
+        records: list[PredictionRecord],
     ) -> Cell:
-        """The cell's figures; a metric that raises fails alone, recorded in `metric_errors`."""
-        metrics = {name: self.plan.metrics[name] for name in suite.spec.metrics}
-        errors = dict(metric_errors or {})
+        """The cell from its replicates: figures over seeds and examples, or the failure.
+
+        A metric that raises fails alone, recorded in `metric_errors`.
+        """
+        seeds = list(strategy.seeds) if strategy.seed_dependent else []
+        failed = next((r for r in runs if r.status == "failed"), None)
+        if failed is not None:
+            at = f" (seed {failed.seed})" if strategy.replicated else ""
+            return Cell(
+                strategy=strategy.row,
+                suite=suite.name,
+                status="failed",
+                error=f"{failed.error}{at}",
+                cost=failed.cost,
+                seeds=seeds,
+            )
+        errors: dict[str, str] = {}
+        for run in runs:
+            errors.update(run.metric_errors)
+        metrics = {n: self.plan.metrics[n] for n in suite.spec.metrics if n not in errors}
         estimates = estimate(
-            outputs,
-            scores,
+            [(r.outputs, r.scores) for r in runs],
             metrics,
             seed=self.plan.config.seed,
             n_resamples=self.plan.config.bootstrap_resamples,
             errors=errors,
         )
+        for run in runs:
+            for name in errors:
+                run.scores.pop(name, None)
+            records += run.records(strategy.row, suite.name, strategy.replicated)
+        self._outputs[(strategy.row, suite.name)] = runs
+        replicated = strategy.replicated
         return Cell(
             strategy=strategy.row,
             suite=suite.name,
-            status=status,
-            metrics={n: MetricValue(value=e.value, ci95=e.ci95) for n, e in estimates.items()},
+            status="cached" if all(r.status == "cached" for r in runs) else "ok",
+            metrics={
+                n: MetricValue(
+                    value=e.value,
+                    ci95=e.ci95,
+                    seed_sd=e.seed_sd if replicated else None,
+                    replicate_values=list(e.replicate_values) if replicated else None,
+                )
+                for n, e in estimates.items()
+            },
             metric_errors=errors,
-            cost=cost,
+            cost=_mean_cost([r.cost for r in runs]),
+            seeds=seeds,
         )
 
+    # -- adapt and evaluate ----------------------------------------------------------------
+
     def _adapt(
-        self, strategy: PlannedStrategy, run_dir: Path
+        self, strategy: PlannedStrategy, run_dir: Path, seed: int
     ) -> tuple[Predictor | None, Cost, str | None]:
         """Adapt the base model through the strategy's chain; errors fail its cells only."""
         targets = tuple(s.name for s in strategy.targets)
@@ -564,7 +648,7 @@ class Runner:
         predictor: Predictor | None = None
         try:
             predictor = call_with_timeout(
-                lambda: self._adapt_chain(strategy, run_dir),
+                lambda: self._adapt_chain(strategy, run_dir, seed),
                 strategy.adapt_timeout,
                 f"adapting {strategy.row!r}",
             )
@@ -589,23 +673,25 @@ class Runner:
             self._not_applicable[strategy.row] = error or ""
         return predictor, cost, error
 
-    def _adapt_chain(self, strategy: PlannedStrategy, run_dir: Path) -> Predictor:
+    def _adapt_chain(self, strategy: PlannedStrategy, run_dir: Path, seed: int) -> Predictor:
         """The base model's predictor, adapted by each link of the chain in turn."""
         predictor = Predictor(self.base_model())
         for i, link in enumerate(strategy.chain, start=1):
             work_dir = run_dir / "artifacts" / strategy.row / link.name
+            if strategy.replicated:
+                work_dir = work_dir / f"seed-{seed}"
             work_dir.mkdir(parents=True, exist_ok=True)
             predictor = link.adapt(
                 AdaptContext(
                     model_name=self.plan.model,
                     targets=strategy.targets,
-                    seed=self.plan.config.seed,
+                    seed=seed,
                     work_dir=work_dir,
                     load_model=self.base_model,
                     upstream=predictor,
                     forgetting=self.plan.forgetting,
                     cache=self.cache,
-                    cache_key=self._adapt_key(strategy, i),
+                    cache_key=self._adapt_key(strategy, i, seed),
                 )
             )
             if not isinstance(predictor, Predictor):
@@ -619,29 +705,21 @@ class Runner:
         self,
         strategy: PlannedStrategy,
         suite: Suite,
+        seed: int,
         predictor: Predictor | None,
         adapt_cost: Cost,
         adapt_error: str | None,
-        records: list[PredictionRecord],
         progress: Progress,
-    ) -> Cell:
-        """Predict one suite's test split, score it, and return the cell."""
-        self.plugins.notify(
-            "harness_cell_start", CellStarted(self.run_id, strategy.row, suite.name)
-        )
+    ) -> _CellRun:
+        """Predict one suite's test split with one replicate's predictor, and score it."""
         if predictor is None:
-            cell = Cell(
-                strategy=strategy.row,
-                suite=suite.name,
-                status="failed",
-                error=adapt_error,
-                cost=adapt_cost,
-            )
-            self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
-            return cell
+            return _CellRun.failure(seed, adapt_error, adapt_cost)
         examples = suite.test[: self.plan.config.max_test_examples]
         metrics = {name: self.plan.metrics[name] for name in suite.spec.metrics}
-        task = progress.add_task(f"{strategy.row} · {suite.name}", total=len(examples))
+        label = f"{strategy.row} · {suite.name}"
+        if strategy.replicated:
+            label += f" · seed {seed}"
+        task = progress.add_task(label, total=len(examples))
         reset_peak_memory()
         truncation = getattr(predictor.model, "truncated_prompts", None)
         truncated_before = len(truncation) if isinstance(truncation, list) else 0
@@ -677,58 +755,49 @@ class Runner:
                     else None,
                 }
             )
-            cell = self._cell(strategy, suite, "ok", predicted.outputs, scores, cost, metric_errors)
         except Exception as e:
             progress.remove_task(task)
             doing = f"evaluating {strategy.row!r} on {suite.name!r}"
-            cell = Cell(
-                strategy=strategy.row,
-                suite=suite.name,
-                status="failed",
-                error=str(e) if isinstance(e, Timeout) else _describe(e, doing),
-                cost=adapt_cost,
-            )
-            self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
-            return cell
+            error = str(e) if isinstance(e, Timeout) else _describe(e, doing)
+            return _CellRun.failure(seed, error, adapt_cost)
         progress.update(task, completed=len(examples), visible=False)
-        scores = {n: v for n, v in scores.items() if n not in cell.metric_errors}
-        self._outputs[(strategy.row, suite.name)] = (predicted.outputs, scores)
-        stored = [
-            PredictionRecord(
-                strategy.row,
-                suite.name,
-                prompt,
-                output,
-                {name: float(values[i]) for name, values in scores.items()},
-            )
-            for i, (prompt, output) in enumerate(
-                zip(predicted.prompts, predicted.outputs, strict=True)
-            )
-        ]
-        records += stored
-        if not cell.metric_errors:  # a failed metric is computed again next run
-            self._store(strategy, suite, stored, cost)
-        self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
-        return cell
+        run = _CellRun(
+            seed, "ok", None, predicted.prompts, predicted.outputs, scores, cost, metric_errors
+        )
+        if not metric_errors:  # a failed metric is computed again next run
+            self._store(strategy, suite, run)
+        return run
 
     def _add_deltas(self, cells: list[Cell]) -> None:
-        """Each cell's paired difference to the zero-shot cell of the same suite."""
+        """Each cell's paired difference to the zero-shot cell of the same suite.
+
+        With replicates on either side the test accounts for training variance
+        (`replicate-t`); a seed-dependent side adapted once is flagged as not measuring it.
+        """
+        zero_shot = {c.suite: c for c in cells if c.strategy == BASELINE}
         for cell in cells:
             base = self._outputs.get((BASELINE, cell.suite))
             mine = self._outputs.get((cell.strategy, cell.suite))
             if cell.strategy == BASELINE or base is None or mine is None:
                 continue
+            measured = cell.training_variance_measured and (
+                zero_shot[cell.suite].training_variance_measured
+            )
             for name, metric in self.plan.metrics.items():
-                if name not in mine[1] or name not in base[1]:
+                if any(name not in r.scores for r in [*mine, *base]):
                     continue
                 d = compare_cells(
                     metric,
-                    Replicate(mine[0], mine[1][name]),
-                    Replicate(base[0], base[1][name]),
+                    [Replicate(r.outputs, r.scores[name]) for r in mine],
+                    [Replicate(r.outputs, r.scores[name]) for r in base],
                     n_resamples=self.plan.config.bootstrap_resamples,
                 )
                 cell.delta_vs_zero_shot[name] = Delta(
-                    value=d.difference, ci95=d.ci95, p_value=d.p_value, test=d.test
+                    value=d.difference,
+                    ci95=d.ci95,
+                    p_value=d.p_value,
+                    test=d.test,
+                    training_variance_measured=measured,
                 )
 
     # -- files ---------------------------------------------------------------------------
@@ -795,6 +864,52 @@ def _remove_empty_dirs(root: Path) -> None:
             path.rmdir()
     if not any(root.iterdir()):
         root.rmdir()
+
+
+@dataclass
+class _CellRun:
+    """One replicate of a cell: what one seed's predictor did on one suite."""
+
+    seed: int
+    status: Status
+    error: str | None
+    prompts: list[str]
+    outputs: list[ExampleOutput]
+    scores: dict[str, np.ndarray]
+    cost: Cost
+    metric_errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def failure(cls, seed: int, error: str | None, cost: Cost) -> _CellRun:
+        return cls(seed, "failed", error, [], [], {}, cost)
+
+    def records(self, row: str, suite: str, with_seed: bool = False) -> list[PredictionRecord]:
+        """The replicate's predictions.jsonl lines (tagged with its seed when replicated)."""
+        return [
+            PredictionRecord(
+                row,
+                suite,
+                prompt,
+                output,
+                {name: float(values[i]) for name, values in self.scores.items()},
+                self.seed if with_seed else None,
+            )
+            for i, (prompt, output) in enumerate(zip(self.prompts, self.outputs, strict=True))
+        ]
+
+
+def _mean_cost(costs: list[Cost]) -> Cost:
+    """The cost of one replicate: each figure averaged over the replicates."""
+    if len(costs) == 1:
+        return costs[0]
+    data = [c.model_dump() for c in costs]
+    merged = dict(data[0])
+    for key, value in data[0].items():
+        values = [d.get(key) for d in data]
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            mean = sum(values) / len(values)  # type: ignore[arg-type]
+            merged[key] = round(mean, 3) if isinstance(value, float) else mean
+    return Cost.model_validate(merged)
 
 
 def _coverage_problem(

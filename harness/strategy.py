@@ -155,9 +155,17 @@ class Strategy(ABC):
     #: "evaluated" every suite the row is evaluated on, forgetting suites too (few-shot
     #: draws its demonstrations from the train split of the suite it prompts)
     needs_train_split: ClassVar[str] = ""
+    #: whether the adapted predictor depends on the seed (training, sampled
+    #: demonstrations): with `replicates: N` such rows are adapted and evaluated once per
+    #: seed. Override `depends_on_seed` when it depends on the settings.
+    seed_dependent: ClassVar[bool] = False
 
     def __init__(self, settings: Any = None) -> None:
         self.settings = settings if settings is not None else self.settings_class()
+
+    def depends_on_seed(self) -> bool:
+        """Whether this strategy, with its settings, gives different results per seed."""
+        return self.seed_dependent
 
     @abstractmethod
     def adapt(self, context: AdaptContext) -> Predictor:

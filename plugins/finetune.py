@@ -394,6 +394,7 @@ class SFT(Strategy):
     settings_class = SFTSettings
     scope: ClassVar[str] = "per-target"
     needs_train_split: ClassVar[str] = "targets"
+    seed_dependent: ClassVar[bool] = True
 
     def adapt(self, context: AdaptContext) -> Predictor:
         return fine_tune(context, _Plan(self.settings, lora=False))
@@ -407,6 +408,7 @@ class LoRA(Strategy):
     settings_class = LoraSettings
     scope: ClassVar[str] = "per-target"
     needs_train_split: ClassVar[str] = "targets"
+    seed_dependent: ClassVar[bool] = True
 
     def adapt(self, context: AdaptContext) -> Predictor:
         return fine_tune(context, _Plan(self.settings, lora=True))
@@ -419,6 +421,7 @@ class Multitask(Strategy):
     description = "one model on all target suites, mixed with forgetting-suite replay"
     settings_class = MultitaskSettings
     needs_train_split: ClassVar[str] = "targets"
+    seed_dependent: ClassVar[bool] = True
     #: replay reads the forgetting suites' train splits
     uses_forgetting_data: ClassVar[bool] = True
 

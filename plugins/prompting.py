@@ -104,6 +104,10 @@ class FewShot(Strategy):
     settings_class = FewShotSettings
     needs_train_split: ClassVar[str] = "evaluated"
 
+    def depends_on_seed(self) -> bool:
+        # random demonstrations are drawn with the seed; similar ones are not
+        return bool(self.settings.selection == "random")
+
     def adapt(self, context: AdaptContext) -> Predictor:
         return FewShotPredictor(context.upstream, self.settings, context.seed)
 

@@ -454,11 +454,11 @@ def test_library_versions_are_part_of_the_artifact_key(
     )
     runner = Runner(make_plan(config, plugins), plugins)
     row = runner.plan.strategies[0]
-    key = runner._adapt_key(row, 1)
+    key = runner._adapt_key(row, 1, 0)
     for package in ("harness", "transformers", "peft", "trl"):
         bumped = {**library_versions(), package: "999.0"}
         monkeypatch.setattr(harness.runner, "library_versions", lambda bumped=bumped: bumped)
-        assert runner._adapt_key(row, 1) != key, package
+        assert runner._adapt_key(row, 1, 0) != key, package
 
 
 # -- interrupted trainings leave nothing behind -------------------------------------------

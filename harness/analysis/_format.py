@@ -33,4 +33,4 @@ def training_variance_note(measured: bool) -> str:
     """What a reader must know about a verdict on a trained system."""
     if measured:
         return "training-seed variance included"
-    return "one training seed: seed-to-seed variance not measured"
+    return "one training seed: seed-to-seed variance not measured (set replicates: 3 or more)"

@@ -24,22 +24,29 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.analysis import (
-    Replicate,
     compare_cells,
     compare_summaries,
     describe_test,
     format_p,
     holm,
 )
-from harness.metrics import ExampleOutput, Metric
+from harness.metrics import Metric
 from harness.reporting.evidence import read_run_config
-from harness.results import MetricValue, RunResults, read_predictions, read_results
+from harness.results import (
+    MetricValue,
+    PredictionRecord,
+    RunResults,
+    as_replicates,
+    pairing_problem,
+    read_predictions,
+    read_results,
+)
 
 #: significance level when neither the caller nor run A's config gives one
 DEFAULT_ALPHA = 0.05
 
 #: (strategy, suite) -> (outputs, {metric: per-example scores})
-Outputs = dict[tuple[str, str], tuple[list[ExampleOutput], dict[str, list[float]]]]
+Outputs = dict[tuple[str, str], list[PredictionRecord]]
 
 
 @dataclass(frozen=True)
@@ -93,18 +100,11 @@ class RunComparison:
 
 
 def read_outputs(run_dir: Path) -> Outputs:
-    """Per-example outputs and scores from predictions.jsonl ({} when absent)."""
+    """Each cell's prediction records from predictions.jsonl ({} when absent)."""
     path = Path(run_dir) / "predictions.jsonl"
     if not path.is_file():
         return {}
-    out: Outputs = {}
-    for key, records in read_predictions(path).items():
-        by_metric: dict[str, list[float]] = {}
-        for record in records:
-            for name, value in record.scores.items():
-                by_metric.setdefault(name, []).append(value)
-        out[key] = ([r.output for r in records], by_metric)
-    return out
+    return read_predictions(path)
 
 
 def compare_runs(
@@ -160,8 +160,8 @@ def compare_runs(
         assert pa is not None and pb is not None
         d = compare_cells(
             metrics[metric](),
-            Replicate(pb[0], pb[1][metric]),
-            Replicate(pa[0], pa[1][metric]),
+            as_replicates(pb, metric),
+            as_replicates(pa, metric),
             n_resamples=resamples,
         )
         cells.append(
@@ -188,8 +188,8 @@ def _triple(value: MetricValue) -> tuple[float, float, float]:
 
 
 def _why_not_paired(
-    a: tuple[list[ExampleOutput], dict[str, list[float]]] | None,
-    b: tuple[list[ExampleOutput], dict[str, list[float]]] | None,
+    a: list[PredictionRecord] | None,
+    b: list[PredictionRecord] | None,
     metric: str,
     metrics: Mapping[str, type[Metric]],
 ) -> str:
@@ -198,13 +198,8 @@ def _why_not_paired(
         return "CI-based: no predictions.jsonl lines for this cell"
     if metric not in metrics:
         return f"CI-based: metric {metric!r} is not registered (load its plugin)"
-    ids_a = [o.example_id for o in a[0]]
-    ids_b = [o.example_id for o in b[0]]
-    if len(set(ids_a)) != len(ids_a) or set(ids_a) != set(ids_b) or len(ids_a) != len(ids_b):
-        return "CI-based: the two runs scored different examples"
-    if len(a[1].get(metric, [])) != len(ids_a) or len(b[1].get(metric, [])) != len(ids_b):
-        return f"CI-based: no per-example {metric} scores"
-    return ""
+    problem = pairing_problem(a, b, metric, ("A", "B"))
+    return f"CI-based: {problem}" if problem else ""
 
 
 def _holm(cells: list[CellDifference], alpha: float) -> list[CellDifference]:
