@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.reporting.recommend import COST_AXES, ForgettingDrop, Recommendation
+from harness.reporting.recommend import ALL_TARGETS, COST_AXES, ForgettingDrop, Recommendation
 from harness.results import RunResults
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ def _forgetting_panel(
                 ax.annotate("*", (x, d.ci95[1]), ha="center", va="bottom", color="#c62828")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(suites))], suites)
-    ax.set_ylabel(f"{metric}: worse by\n(vs zero-shot, ↑ = worse)")
+    ax.set_ylabel("worse than zero-shot by\n(↑ = worse)")
     ax.set_title(metric, fontsize=10, loc="left")
 
 
@@ -270,7 +270,10 @@ def _pareto(
             ax.set_xscale("symlog", linthresh=min(positive))
         ax.set_xlabel(f"{label} ({unit})" if unit else label)
         ax.set_ylabel("quality")
-        ax.set_title(f"{view.title}: {view.quality_label}", fontsize=9, loc="left", wrap=True)
+        heading = view.quality_label  # names the target suite
+        if view.scope == ALL_TARGETS:
+            heading = f"All targets: {heading}"
+        ax.set_title(heading, fontsize=9, loc="left", wrap=True)
         ax.margins(x=0.25, y=0.2)
     path = out / "pareto.png"
     _save(plt, fig, path)
