@@ -570,8 +570,10 @@ def recommend(
     constraints = constraints or DecisionConstraints()
     paired = paired_scores or {}
     in_context = knowledge_in_context or knowledge_in_context_by_name
-    suites = quality_suites(results, constraints)
-    notes = tuple(_suite_notes(results, constraints, suites))
+    listed = quality_suites(results, constraints)
+    # a lower-is-better quality would be ranked backwards by the comparison
+    suites = [s for s in listed if s.higher_is_better]
+    notes = tuple(_suite_notes(results, constraints, listed))
     everyone = build_profiles(results, [], in_context)
     shared = Recommendation(
         (),
@@ -809,13 +811,18 @@ def _suite_notes(
         missing = [n for n in c.quality_suites if results.suite(n) is None]
         if missing:
             notes.append(f"decision.quality_suites names unknown suites: {', '.join(missing)}.")
-    else:
-        left_out = [s.name for s in results.suites if s.role == "target" and not s.higher_is_better]
-        if left_out:
-            notes.append(
-                f"Quality leaves out {', '.join(left_out)} (lower-is-better primary metric); "
-                "list `decision.quality_suites` to choose."
-            )
+    # listed suites, or by default every target suite
+    considered = suites if c.quality_suites is not None else results.suites
+    left_out = [
+        s.name
+        for s in considered
+        if not s.higher_is_better and (c.quality_suites is not None or s.role == "target")
+    ]
+    if left_out:
+        notes.append(
+            f"No decision for {', '.join(left_out)}: a lower-is-better primary metric "
+            "is not ranked yet."
+        )
     if not any(s.strategy == "zero-shot" for s in results.cells):
         notes.append("No zero-shot row: forgetting cannot be measured.")
     return notes

@@ -377,3 +377,12 @@ def test_every_decision_calls_one_swappable_comparison() -> None:
     assert recommendation.decisions[1].chosen == "rag"
     assert ("rag", "zero-shot", ("intent", "catalog")) in calls
     assert len(calls) == 2 + 2 + 1  # two rivals per target, one overall
+
+
+def test_a_lower_is_better_target_is_not_ranked_backwards() -> None:
+    results, paired = two_targets()
+    listed = recommend(results, DecisionConstraints(quality_suites=["intent", "reading"]), paired)
+    assert [d.scope for d in listed.decisions] == ["intent"] and listed.overall is None
+    assert "No decision for reading: a lower-is-better primary metric is not ranked yet." in (
+        listed.notes
+    )
