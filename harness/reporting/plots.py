@@ -36,6 +36,9 @@ def _palette(strategies: list[str]) -> dict[str, str]:
     colours = [
         "#4c72b0", "#dd8452", "#8172b3", "#937860", "#da8bc3",
         "#8c8c8c", "#ccb974", "#64b5cd", "#c44e52", "#2f4b7c",
+        # a row per target suite makes ten rows common
+        "#f28e2b", "#b07aa1", "#ff9da7", "#9c755f", "#17becf",
+        "#7a5195", "#ef5675", "#ffa600", "#003f5c", "#bab0ac",
     ]  # fmt: skip
     return {s: colours[i % len(colours)] for i, s in enumerate(strategies)}
 
@@ -247,7 +250,8 @@ def _pareto(
         front = sorted((p for p in points if p.optimal), key=lambda p: p.cost)
         if len(front) > 1:
             ax.plot([p.cost for p in front], [p.quality for p in front], "--", color="#999999")
-        for p in points:
+        offsets = _label_offsets([(p.cost, p.quality) for p in points])
+        for p, offset in zip(points, offsets, strict=True):
             chosen = p.strategy == view.chosen
             ax.scatter(
                 [p.cost],
@@ -262,7 +266,7 @@ def _pareto(
                 p.strategy + ("  (Pareto)" if p.optimal else ""),
                 (p.cost, p.quality),
                 textcoords="offset points",
-                xytext=(8, 6),
+                xytext=(8, offset),
                 fontsize=8,
             )
         positive = [p.cost for p in points if p.cost > 0]
@@ -283,6 +287,23 @@ def _pareto(
         "One panel per decision. Filled points are Pareto-optimal: no other strategy is both "
         "at least as good and at least as cheap. Hollow points are beaten on both.",
     )
+
+
+def _label_offsets(xy: list[tuple[float, float]]) -> list[float]:
+    """Vertical label offsets (points) that stack the labels of points drawn at nearly
+    the same place, instead of printing them over each other."""
+    xs, ys = [x for x, _ in xy], [y for _, y in xy]
+    span_x = (max(xs) - min(xs)) or 1.0
+    span_y = (max(ys) - min(ys)) or 1.0
+    placed: list[tuple[float, float]] = []
+    offsets = []
+    for x, y in xy:
+        near = sum(
+            1 for px, py in placed if abs(px - x) < 0.3 * span_x and abs(py - y) < 0.04 * span_y
+        )
+        offsets.append(6.0 - 11.0 * near)
+        placed.append((x, y))
+    return offsets
 
 
 def _losses(

@@ -312,8 +312,9 @@ def format_p(p: float) -> str:
 
 
 def format_value(value: float) -> str:
-    """A metric value with three significant digits or three decimals: 0.812, 5.65, 96.5."""
-    if abs(value) < 1:
+    """A metric value with three decimals up to 1, else three significant digits: 0.812,
+    1.000, 5.65, 96.5."""
+    if abs(value) <= 1:
         return f"{value:.3f}"
     if abs(value) < 1000:
         return f"{value:#.3g}".rstrip(".")  # 7.10, not 7.1; 100, not 100.

@@ -59,10 +59,17 @@ def _pareto_table(recommendation: Recommendation) -> Table | None:
     if not rows:
         return None
     grid = Table(title="Pareto view", caption=PARETO_LEGEND, title_justify="left")
-    for i, title in enumerate(header):
-        left = i < 2
-        grid.add_column(title, justify="left" if left else "right", style="bold" if i == 1 else "")
-    for row in rows:
+    # the decision's scope heads its group of rows, so that long names are never cut
+    grid.add_column(header[1], style="bold", no_wrap=True)
+    for title in header[2:]:
+        grid.add_column(title, justify="right", overflow="fold")
+    scope = None
+    for target, *row in rows:
+        if target != scope:
+            if scope is not None:
+                grid.add_section()
+            grid.add_row(Text(target, style="bold cyan"))
+            scope = target
         grid.add_row(*row[:-1], Text(row[-1], style="bold green" if row[-1] == "yes" else ""))
     return grid
 
