@@ -724,6 +724,7 @@ def decide_scope(
         caveats=_forgetting_caveats(tied),
         evidence=closest,
         excluded=tuple(excluded),
+        notes=notes,
         comparisons=tuple(comparisons),
     )
 
