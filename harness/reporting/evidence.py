@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,8 @@ import yaml
 from pydantic import ValidationError
 
 from harness.reporting.recommend import (
-    Decision,
     DecisionConstraints,
+    Recommendation,
     knowledge_in_context_by_name,
     recommend,
 )
@@ -102,20 +103,18 @@ def knowledge_in_context_lookup(run_dir: Path) -> Callable[[str], bool]:
     return lookup
 
 
-def decide(run_dir: Path, results: RunResults) -> Decision:
+def decide(run_dir: Path, results: RunResults) -> Recommendation:
     """The recommendation for a run, from its files."""
     constraints, note = read_constraints(run_dir)
-    decision = recommend(
+    recommendation = recommend(
         results,
         constraints,
         read_paired_scores(run_dir, results),
         knowledge_in_context_lookup(run_dir),
     )
     if note:
-        from dataclasses import replace
-
-        decision = replace(decision, notes=(*decision.notes, note))
-    return decision
+        recommendation = replace(recommendation, notes=(*recommendation.notes, note))
+    return recommendation
 
 
 def cell_warnings(results: RunResults) -> list[str]:

@@ -1,9 +1,10 @@
 """`report.html`: the decision report in one self-contained file.
 
-The decision sits at the top in a box; then the quality table (target and forgetting
-suites), the cost table and the Pareto view; then the plots, embedded as base64 PNGs.
-Inline CSS, no scripts, no external URLs: it opens from disk in any browser, offline.
-Every text that comes from results (strategy and suite names, errors) is escaped.
+The decisions sit at the top, one box per target suite (then one over every target); then
+the quality table (target and forgetting suites), the cost table and the Pareto view; then
+the plots, embedded as base64 PNGs. Inline CSS, no scripts, no external URLs: it opens
+from disk in any browser, offline. Every text that comes from results (strategy and
+suite names, errors) is escaped.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from pathlib import Path
 from harness.reporting.base import ReportContext, Reporter
 from harness.reporting.evidence import cell_warnings, decide, read_loss_curves
 from harness.reporting.plots import write_plots
-from harness.reporting.recommend import COST_AXES, Decision
+from harness.reporting.recommend import COST_AXES, Recommendation
 from harness.reporting.table import (
     COST_LEGEND,
     LEGEND,
     PARETO_LEGEND,
+    TIE_BREAKER_LABEL,
     ComparisonTable,
+    DecisionBlock,
     TableCell,
     build_table,
+    constraints_text,
+    decision_blocks,
     pareto_rows,
 )
 from harness.results import RunResults
@@ -35,11 +40,11 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 48px; }
 header h1 { font-size: 22px; margin: 0 0 2px; }
 .meta { color: #57606a; font-size: 13px; margin: 0 0 18px; }
-.decision { border: 2px solid; border-radius: 10px; padding: 18px 22px; margin-bottom: 26px;
+.decision { border: 2px solid; border-radius: 10px; padding: 18px 22px; margin-bottom: 14px;
   background: #fff; }
 .decision .kicker { text-transform: uppercase; letter-spacing: .08em; font-size: 12px;
   font-weight: 700; }
-.decision h2 { font-size: 30px; margin: 4px 0 8px; line-height: 1.2; }
+.decision h2 { font-size: 24px; margin: 4px 0 8px; line-height: 1.2; }
 .decision .reason { font-size: 17px; margin: 0 0 10px; max-width: 70em; }
 .choose { border-color: #1a7f37; background: #f0fff4; } .choose .kicker { color: #1a7f37; }
 .tie { border-color: #bf8700; background: #fff8e1; } .tie .kicker { color: #9a6700; }
@@ -50,6 +55,8 @@ header h1 { font-size: 22px; margin: 0 0 2px; }
   font-size: 14px; margin: 10px 0 0; }
 .facts dt { color: #57606a; } .facts dd { margin: 0; }
 .facts ul { margin: 0; padding-left: 18px; }
+.facts ul.caveats li { color: #cf222e; }
+.facts.shared { margin: 0 0 26px; }
 section { margin: 0 0 28px; }
 section h2 { font-size: 18px; border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
 table { border-collapse: collapse; background: #fff; font-size: 13px; }
@@ -84,37 +91,49 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _decision_box(d: Decision) -> str:
+def _decision_box(b: DecisionBlock) -> str:
     parts = [
-        f'<section class="decision {d.verdict}" id="decision">',
-        f'<div class="kicker">{_e(_KICKER[d.verdict])}</div>',
-        f"<h2>{_e(d.headline)}</h2>",
-        f'<p class="reason">{_e(d.reason)}</p>',
+        f'<section class="decision {b.verdict}">',
+        f'<div class="kicker">{_e(b.title)} · {_e(_KICKER[b.verdict])}</div>',
+        f"<h2>{_e(b.headline)}</h2>",
+        f'<p class="reason">{_e(b.reason)}</p>',
     ]
-    if d.tie_breaker:
+    if b.power:
+        parts.append(f'<p class="reason">{_e(b.power)}</p>')
+    if b.tie_breaker:
         parts.append(
-            '<p class="tiebreak"><strong>Tie-breaker suggestion (not a statistical win):</strong> '
-            f"{_e(d.tie_breaker)} — {_e(d.tie_breaker_reason)}.</p>"
+            f'<p class="tiebreak"><strong>{_e(TIE_BREAKER_LABEL)}:</strong> {_e(b.tie_breaker)}</p>'
         )
-    facts = [
-        (
-            "Constraints",
-            _e(" · ".join(d.constraints))
-            if d.constraints
-            else "none set (add a <code>decision:</code> section to the run config)",
-        ),
-        ("Quality", _e(d.quality_label or "—")),
-    ]
-    if d.excluded:
-        items = "".join(f"<li><b>{_e(n)}</b>: {_e(why)}</li>" for n, why in d.excluded)
+    facts = [("Quality", _e(b.quality))]
+    if b.caveats:
+        items = "".join(f"<li>{_e(c)}</li>" for c in b.caveats)
+        facts.append(("Caveats", f'<ul class="caveats">{items}</ul>'))
+    if b.excluded:
+        items = "".join(f"<li>{_e(item)}</li>" for item in b.excluded)
         facts.append(("Excluded", f"<ul>{items}</ul>"))
-    if d.notes:
-        facts.append(("Notes", "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in d.notes) + "</ul>"))
+    if b.notes:
+        facts.append(("Notes", "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in b.notes) + "</ul>"))
     parts.append(
         '<dl class="facts">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
     )
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _decisions(r: Recommendation) -> str:
+    """One box per decision, then the constraints and notes that apply to them all."""
+    boxes = [_decision_box(b) for b in decision_blocks(r)]
+    constraints = (
+        _e(constraints_text(r))
+        or "none set (add a <code>decision:</code> section to the run config)"
+    )
+    facts = [("Constraints", constraints)]
+    if r.notes:
+        facts.append(("Notes", "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in r.notes) + "</ul>"))
+    shared = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
+    return (
+        '<div id="decision">' + "\n".join(boxes) + f'<dl class="facts shared">{shared}</dl></div>'
+    )
 
 
 def _cell_html(cell: TableCell) -> str:
@@ -134,16 +153,16 @@ def _cell_html(cell: TableCell) -> str:
     return f"<td{attr}>{''.join(body)}</td>"
 
 
-def _name_cell(strategy: str, d: Decision) -> str:
+def _name_cell(strategy: str, r: Recommendation) -> str:
     tag = ""
-    if strategy == d.chosen:
+    if strategy in r.chosen:
         tag = '<span class="tag chosen">chosen</span>'
-    elif strategy in d.tied:
+    elif strategy in r.tied:
         tag = '<span class="tag tied">tied</span>'
     return f'<td class="name">{_e(strategy)}{tag}</td>'
 
 
-def _grid(table: ComparisonTable, groups: tuple[str, ...], d: Decision) -> str:
+def _grid(table: ComparisonTable, groups: tuple[str, ...], r: Recommendation) -> str:
     indexes = [i for i, c in enumerate(table.columns) if c.group in groups]
     head = ["<th>strategy</th>"]
     for i in indexes:
@@ -153,23 +172,24 @@ def _grid(table: ComparisonTable, groups: tuple[str, ...], d: Decision) -> str:
         head.append(f'<th class="{_e(column.group)}">{_e(prefix)}{title}</th>')
     rows = []
     for strategy, cells in table.rows:
-        row_class = ' class="chosen"' if strategy == d.chosen else ""
+        row_class = ' class="chosen"' if strategy in r.chosen else ""
         tds = "".join(_cell_html(cells[i]) for i in indexes)
-        rows.append(f"<tr{row_class}>{_name_cell(strategy, d)}{tds}</tr>")
+        rows.append(f"<tr{row_class}>{_name_cell(strategy, r)}{tds}</tr>")
     return f"<table><thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _pareto_table(d: Decision) -> str:
-    header, rows = pareto_rows(d)
+def _pareto_table(r: Recommendation) -> str:
+    header, rows = pareto_rows(r)
     if not rows:
         return "<p class='legend'>No strategy has both a quality and a cost to plot.</p>"
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = []
-    for strategy, *rest in rows:
+    for scope, strategy, *rest in rows:
         optimal = rest[-1] == "yes"
         cells = "".join(f"<td>{_e(v)}</td>" for v in rest[:-1])
         mark = '<td class="best">yes</td>' if optimal else "<td>no</td>"
-        body.append(f"<tr>{_name_cell(strategy, d)}{cells}{mark}</tr>")
+        name = f'<td class="name">{_e(scope)}</td>{_name_cell(strategy, r)}'
+        body.append(f"<tr>{name}{cells}{mark}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -183,14 +203,14 @@ def _figure(title: str, path: Path, caption: str) -> str:
 
 def render_html(
     results: RunResults,
-    decision: Decision,
+    recommendation: Recommendation,
     figures: Sequence[tuple[str, Path, str]] = (),
     plot_note: str = "",
 ) -> str:
     """The whole page; `figures` are (title, PNG path, caption), embedded as data URIs."""
     table = build_table(results)
     started = results.started_at.replace("T", " ")[:16]
-    label = COST_AXES[decision.cost_axis][0]
+    label = COST_AXES[recommendation.cost_axis][0]
     body = [
         "<header>",
         "<h1>Which adaptation strategy? — harness decision report</h1>",
@@ -198,15 +218,15 @@ def render_html(
         f"<code>{_e(results.model)}</code> · seed {_e(results.seed)} · harness "
         f"{_e(results.harness_version)}{' · ' + _e(started) if started else ''}</p>",
         "</header>",
-        _decision_box(decision),
+        _decisions(recommendation),
         "<section><h2>Quality per suite</h2>",
-        _grid(table, ("target", "forgetting"), decision),
+        _grid(table, ("target", "forgetting"), recommendation),
         f'<p class="legend">{_e(LEGEND)}</p></section>',
         "<section><h2>Cost</h2>",
-        _grid(table, ("cost",), decision),
+        _grid(table, ("cost",), recommendation),
         f'<p class="legend">{_e(COST_LEGEND)}</p></section>',
         f"<section><h2>Pareto view: quality vs {_e(label)}</h2>",
-        _pareto_table(decision),
+        _pareto_table(recommendation),
         f'<p class="legend">{_e(PARETO_LEGEND)}</p></section>',
     ]
     if figures or plot_note:
@@ -226,15 +246,19 @@ def render_html(
         body.append(f'<section><h2>Failed cells</h2><ul class="failures">{items}</ul></section>')
     body.append(
         '<section><h2>How the decision is made</h2><p class="legend">'
-        "Quality is the mean primary metric over the quality suites. A strategy is a candidate "
+        "One decision per target suite, over every row evaluated on it (rows fine-tuned for "
+        "that target included), and one over the rows evaluated on every target, on the mean "
+        "primary metric. A strategy is a candidate "
         "when it has no failed cells and meets every constraint. The best candidate is chosen "
         "only when it is significantly better (p &lt; 0.05) than every other candidate: a "
         "paired test on the same test examples (exact McNemar, or a stratified paired "
         "bootstrap), or non-overlapping 95% CIs when per-example scores are not available. "
         "Otherwise the report says which strategies it cannot separate and suggests the "
-        "cheapest of them, labelled as a tie-breaker.</p></section>"
+        "cheapest of them, labelled as a tie-breaker. Caveats name the forgetting suites on "
+        "which the chosen row, or a tied one, is significantly worse than zero-shot "
+        "(zero-shot's value → the row's).</p></section>"
     )
-    title = f"harness · {decision.headline} · {results.run_id}"
+    title = f"harness · {recommendation.summary} · {results.run_id}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -252,16 +276,16 @@ class HtmlReporter(Reporter):
 
     def render(self, context: ReportContext) -> None:
         results, run_dir = context.results, context.run_dir
-        decision = decide(run_dir, results)
+        recommendation = decide(run_dir, results)
         figures: list[tuple[str, Path, str]] = []
         note = ""
         curves = read_loss_curves(run_dir, results.strategies())
         try:
-            plots = write_plots(run_dir, results, decision, curves)
+            plots = write_plots(run_dir, results, recommendation, curves)
         except ImportError as e:  # pragma: no cover - matplotlib is a dependency
             note = f"Plots unavailable: {e}."
         else:
             figures = [(p.title, p.path, p.caption) for p in plots]
         (run_dir / "report.html").write_text(
-            render_html(results, decision, figures, note), encoding="utf-8"
+            render_html(results, recommendation, figures, note), encoding="utf-8"
         )

@@ -1,7 +1,8 @@
 """The decision report as `report.md`, for pull requests and wikis.
 
-The same data as report.html: the decision first, then the quality, cost and Pareto
-tables, then links to the plots in `plots/` when the html reporter has drawn them.
+The same data as report.html: the decisions first (one per target suite, then overall),
+then the quality, cost and Pareto tables, then links to the plots in `plots/` when the
+html reporter has drawn them.
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ from pathlib import Path
 from harness.reporting.base import ReportContext, Reporter
 from harness.reporting.evidence import cell_warnings, decide
 from harness.reporting.plots import PLOTS_DIR
-from harness.reporting.recommend import COST_AXES, Decision
+from harness.reporting.recommend import COST_AXES, Recommendation
 from harness.reporting.table import (
     COST_LEGEND,
     LEGEND,
     PARETO_LEGEND,
+    TIE_BREAKER_LABEL,
     ComparisonTable,
+    DecisionBlock,
     build_table,
+    constraints_text,
+    decision_blocks,
     pareto_rows,
 )
 from harness.results import RunResults
@@ -35,7 +40,9 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _table(table: ComparisonTable, groups: tuple[str, ...], chosen: str | None = None) -> list[str]:
+def _table(
+    table: ComparisonTable, groups: tuple[str, ...], chosen: frozenset[str] = frozenset()
+) -> list[str]:
     indexes = [i for i, c in enumerate(table.columns) if c.group in groups]
     header = ["strategy"] + [
         ("forgetting: " if table.columns[i].group == "forgetting" else "")
@@ -49,27 +56,44 @@ def _table(table: ComparisonTable, groups: tuple[str, ...], chosen: str | None =
         for i in indexes:
             text = cells[i].text.replace("\n", " ").replace("|", "\\|")
             texts.append(f"**{text}**" if cells[i].best else text)
-        name = _escape(strategy) + (" ✅" if strategy == chosen else "")
+        name = _escape(strategy) + (" ✅" if strategy in chosen else "")
         lines.append(f"| {name} | " + " | ".join(texts) + " |")
     return lines
 
 
-def _decision(d: Decision) -> list[str]:
-    lines = [f"> ## {_ICON[d.verdict]} {_escape(d.headline)}", ">", f"> {_escape(d.reason)}"]
-    if d.tie_breaker:
-        lines += [
-            ">",
-            f"> **Tie-breaker suggestion (not a statistical win):** {_escape(d.tie_breaker)} — "
-            f"{_escape(d.tie_breaker_reason)}.",
-        ]
-    constraints = " · ".join(d.constraints) or "none set (add a `decision:` section to the config)"
-    lines += ["", f"- **Constraints:** {constraints}", f"- **Quality:** {d.quality_label or '—'}"]
-    lines += [f"- **Excluded** {_escape(n)}: {_escape(why)}" for n, why in d.excluded]
-    lines += [f"- **Note:** {_escape(n)}" for n in d.notes]
+def _decision(b: DecisionBlock) -> list[str]:
+    lines = [
+        f"> ### {_ICON[b.verdict]} {_escape(b.title)}: {_escape(b.headline)}",
+        ">",
+        f"> *Quality: {_escape(b.quality)}.* {_escape(b.reason)}",
+    ]
+    if b.power:
+        lines += [">", f"> {_escape(b.power)}"]
+    if b.tie_breaker:
+        lines += [">", f"> **{TIE_BREAKER_LABEL}:** {_escape(b.tie_breaker)}"]
+    extra = [f"**Caveat:** {_escape(c)}" for c in b.caveats]
+    extra += [f"**Excluded** {_escape(item)}" for item in b.excluded]
+    extra += [f"**Note:** {_escape(n)}" for n in b.notes]
+    if extra:
+        lines += [">"] + [f"> - {item}" for item in extra]
     return lines
 
 
-def render_markdown(results: RunResults, decision: Decision, run_dir: Path | None = None) -> str:
+def _decisions(recommendation: Recommendation) -> list[str]:
+    lines = ["## Decision", ""]
+    for block in decision_blocks(recommendation):
+        lines += [*_decision(block), ""]
+    constraints = (
+        constraints_text(recommendation) or "none set (add a `decision:` section to the config)"
+    )
+    lines.append(f"- **Constraints:** {constraints}")
+    lines += [f"- **Note:** {_escape(n)}" for n in recommendation.notes]
+    return lines
+
+
+def render_markdown(
+    results: RunResults, recommendation: Recommendation, run_dir: Path | None = None
+) -> str:
     table = build_table(results)
     lines = [
         f"# harness run `{results.run_id}`",
@@ -77,17 +101,18 @@ def render_markdown(results: RunResults, decision: Decision, run_dir: Path | Non
         f"Model `{results.model}` · seed {results.seed} · harness {results.harness_version}",
         "",
     ]
-    lines += _decision(decision)
+    chosen = recommendation.chosen
+    lines += _decisions(recommendation)
     lines += ["", "## Quality", ""]
-    lines += _table(table, ("target", "forgetting"), decision.chosen)
+    lines += _table(table, ("target", "forgetting"), chosen)
     lines += ["", LEGEND, "", "## Cost", ""]
-    lines += _table(table, ("cost",), decision.chosen)
+    lines += _table(table, ("cost",), chosen)
     lines += ["", COST_LEGEND, ""]
-    header, rows = pareto_rows(decision)
+    header, rows = pareto_rows(recommendation)
     if rows:
-        lines += [f"## Pareto view: quality vs {COST_AXES[decision.cost_axis][0]}", ""]
+        lines += [f"## Pareto view: quality vs {COST_AXES[recommendation.cost_axis][0]}", ""]
         lines.append("| " + " | ".join(header) + " |")
-        lines.append("|---|---:|---:|---|")
+        lines.append("|---|---|---:|---:|---|")
         lines += ["| " + " | ".join(_escape(v) for v in row) + " |" for row in rows]
         lines += ["", PARETO_LEGEND, ""]
     if run_dir is not None:
@@ -112,7 +137,7 @@ class MarkdownReporter(Reporter):
     description = "report.md in the run folder: the decision and the tables"
 
     def render(self, context: ReportContext) -> None:
-        decision = decide(context.run_dir, context.results)
+        recommendation = decide(context.run_dir, context.results)
         (context.run_dir / "report.md").write_text(
-            render_markdown(context.results, decision, context.run_dir), encoding="utf-8"
+            render_markdown(context.results, recommendation, context.run_dir), encoding="utf-8"
         )

@@ -1,18 +1,24 @@
 """The recommendation: which strategy to choose under stated constraints, and why.
 
 Pure logic, no I/O: `recommend(results, constraints, paired_scores, knowledge_in_context)`
-returns a `Decision`. It is conservative on purpose:
+returns a `Recommendation`: one `Decision` per target suite, over every row evaluated on
+it (rows fine-tuned for that target included), and an overall decision over the rows
+evaluated on every target when there are two targets or more. Each decision is
+conservative on purpose:
 
-- quality is the mean of the primary metric over the decision's target suites
-  (`quality_suites`; default: every target suite whose primary metric is
-  higher-is-better);
+- quality is the primary metric of the target suite (the mean over the targets for the
+  overall view); `quality_suites` names the suites to decide on (default: every target
+  suite whose primary metric is higher-is-better);
 - a strategy is a candidate when it has no failed cells and meets every constraint;
 - the best candidate is chosen only when it is significantly better (p < 0.05) than
   *every* other candidate: a paired test on the same test examples when per-example
   scores exist (exact McNemar for one suite of 0/1 scores, else a stratified paired
-  bootstrap of the mean), otherwise non-overlapping 95% CIs on every quality suite;
+  bootstrap of the mean), otherwise non-overlapping 95% CIs on every quality suite.
+  Every comparison goes through one function (`compare_quality` by default);
 - otherwise the decision says which strategies cannot be separated, and names the
-  cheapest of them as a tie-breaker *suggestion*, labelled as such.
+  cheapest of them as a tie-breaker *suggestion*, labelled as such;
+- either way it names the significant forgetting of the chosen row, or of every tied
+  row, as caveats (zero-shot's value → the row's value).
 """
 
 from __future__ import annotations
@@ -162,6 +168,10 @@ class ForgettingDrop:
     drop: float
     ci95: tuple[float, float]
     p_value: float
+    #: the suite's primary metric, zero-shot's value and the strategy's value
+    metric: str = ""
+    before: float | None = None
+    after: float | None = None
 
     @property
     def significant(self) -> bool:
@@ -186,14 +196,26 @@ def drop_vs_zero_shot(cell: Cell | None, suite: SuiteInfo) -> ForgettingDrop | N
     """The forgetting drop of a cell, from its paired delta to zero-shot."""
     if cell is None or not cell.has_figures:
         return None
+    metric = cell.metrics.get(suite.primary_metric)
+    after = None if metric is None or math.isnan(metric.value) else metric.value
     if cell.strategy == "zero-shot":
-        return ForgettingDrop(suite.name, 0.0, (0.0, 0.0), 1.0)
+        return ForgettingDrop(suite.name, 0.0, (0.0, 0.0), 1.0, suite.primary_metric, after, after)
     delta = cell.delta_vs_zero_shot.get(suite.primary_metric)
     if delta is None or math.isnan(delta.value):
         return None
     sign = -1.0 if suite.higher_is_better else 1.0
     lo, hi = sign * delta.ci95[0], sign * delta.ci95[1]
-    return ForgettingDrop(suite.name, sign * delta.value, (min(lo, hi), max(lo, hi)), delta.p_value)
+    # the delta is strategy minus zero-shot on the same examples
+    before = None if after is None else after - delta.value
+    return ForgettingDrop(
+        suite.name,
+        sign * delta.value,
+        (min(lo, hi), max(lo, hi)),
+        delta.p_value,
+        suite.primary_metric,
+        before,
+        after,
+    )
 
 
 def quality_suites(results: RunResults, constraints: DecisionConstraints) -> list[SuiteInfo]:
@@ -207,10 +229,15 @@ def build_profiles(
     results: RunResults,
     suites: Sequence[SuiteInfo],
     knowledge_in_context: Callable[[str], bool],
+    rows: Sequence[str] | None = None,
 ) -> list[StrategyProfile]:
+    """What the decision knows about each of `rows` (default: every row), with quality
+    the mean primary metric over `suites`; failures count on `suites` and the forgetting
+    suites."""
     forgetting = [s for s in results.suites if s.role == "forgetting"]
+    counted = {s.name for s in (*suites, *forgetting)}
     profiles = []
-    for strategy in results.strategies():
+    for strategy in results.strategies() if rows is None else rows:
         per_suite: dict[str, tuple[float, tuple[float, float]]] = {}
         for suite in suites:
             cell = results.cell(strategy, suite.name)
@@ -225,7 +252,9 @@ def build_profiles(
             if (d := drop_vs_zero_shot(results.cell(strategy, s.name), s)) is not None
         )
         failed = tuple(
-            c.suite for c in results.cells if c.strategy == strategy and c.status == "failed"
+            c.suite
+            for c in results.cells
+            if c.strategy == strategy and c.status == "failed" and c.suite in counted
         )
         profiles.append(
             StrategyProfile(
@@ -280,6 +309,16 @@ class Comparison:
 
 def format_p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def format_value(value: float) -> str:
+    """A metric value with three decimals up to 1, else three significant digits: 0.812,
+    1.000, 5.65, 96.5."""
+    if abs(value) <= 1:
+        return f"{value:.3f}"
+    if abs(value) < 1000:
+        return f"{value:#.3g}".rstrip(".")  # 7.10, not 7.1; 100, not 100.
+    return f"{value:,.0f}"
 
 
 def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> float:
@@ -398,32 +437,122 @@ def pareto_front(profiles: Sequence[StrategyProfile], axis: str) -> list[ParetoP
 
 # -- the decision --------------------------------------------------------------------
 
+#: the statistical comparison behind every decision: is `a` better than `b` on `suites`?
+#: One function, so that the test behind the decisions can be swapped in one place.
+CompareQuality = Callable[
+    [StrategyProfile, StrategyProfile, Sequence[SuiteInfo], PairedScores, int], Comparison
+]
+
+
+@dataclass(frozen=True)
+class ForgettingCaveat:
+    """A row under consideration that is significantly worse than zero-shot on a
+    forgetting suite."""
+
+    strategy: str
+    drop: ForgettingDrop
+
+    def text(self) -> str:
+        """e.g. `sft@a is worse on reading: exact_match 0.810 → 0.420 (p < 0.001)`."""
+        d = self.drop
+        if d.before is None or d.after is None:
+            change = f"by {d.drop:.3f} vs zero-shot"
+        else:
+            change = f"{d.metric} {format_value(d.before)} → {format_value(d.after)}".lstrip()
+        return f"{self.strategy} is worse on {d.suite}: {change} ({format_p(d.p_value)})"
+
 
 @dataclass(frozen=True)
 class Decision:
-    """The recommendation, with everything needed to show why."""
+    """The decision for one scope: a target suite, or every target at once.
+
+    `verdict` "choose" names `chosen`; "tie" names the rows the data cannot separate
+    (`tied`) and a cheapest `tie_breaker`, a suggestion rather than a statistical win;
+    "none" says why nothing can be recommended.
+    """
 
     verdict: Verdict
     #: one short line: "Choose few-shot", "Cannot separate few-shot and zero-shot", ...
     headline: str
     #: one or two sentences naming the evidence and its uncertainty
     reason: str
+    #: the target suite decided on, or ALL_TARGETS for the overall view
+    scope: str = ""
     chosen: str | None = None
     #: the strategies the data cannot separate (verdict "tie")
     tied: tuple[str, ...] = ()
     #: the cheapest tied strategy: a suggestion, not a statistical win
     tie_breaker: str | None = None
     tie_breaker_reason: str = ""
+    #: significant forgetting of the chosen row, or of each tied row
+    caveats: tuple[ForgettingCaveat, ...] = ()
+    #: the comparison that decided: the winner against the runner-up, or the leader
+    #: against the closest row it cannot be separated from
+    evidence: Comparison | None = None
+    #: the smallest quality difference the data could have detected (power), when known
+    min_detectable_difference: float | None = None
     #: (strategy, why it is not a candidate)
     excluded: tuple[tuple[str, str], ...] = ()
-    constraints: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     quality_suites: tuple[str, ...] = ()
     quality_label: str = ""
     cost_axis: str = "latency_ms"
+    #: the rows evaluated in this scope
     profiles: tuple[StrategyProfile, ...] = ()
     comparisons: tuple[Comparison, ...] = ()
     pareto: tuple[ParetoPoint, ...] = field(default_factory=tuple)
+
+    @property
+    def title(self) -> str:
+        """The scope, as reports name it."""
+        return "All targets" if self.scope == ALL_TARGETS else self.scope
+
+
+#: the scope of the overall view
+ALL_TARGETS = "*"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Every decision of a run: one per target suite, then the overall view when rows
+    share every target."""
+
+    decisions: tuple[Decision, ...]
+    overall: Decision | None = None
+    constraints: tuple[str, ...] = ()
+    #: notes about the run as a whole (suites left out, no zero-shot row, ...)
+    notes: tuple[str, ...] = ()
+    cost_axis: str = "latency_ms"
+    #: every row, with its forgetting drops and costs
+    profiles: tuple[StrategyProfile, ...] = ()
+
+    @property
+    def views(self) -> tuple[Decision, ...]:
+        """The per-target decisions, then the overall one."""
+        return self.decisions + ((self.overall,) if self.overall is not None else ())
+
+    @property
+    def chosen(self) -> frozenset[str]:
+        """The rows chosen in any scope."""
+        return frozenset(d.chosen for d in self.views if d.chosen)
+
+    @property
+    def tied(self) -> frozenset[str]:
+        """The rows tied for the lead in any scope."""
+        return frozenset(t for d in self.views for t in d.tied)
+
+    @property
+    def verdict(self) -> Verdict:
+        """ "choose" when every scope chose, "none" when none did, else "tie"."""
+        verdicts = {d.verdict for d in self.views}
+        if verdicts == {"choose"}:
+            return "choose"
+        return "none" if verdicts <= {"none"} else "tie"
+
+    @property
+    def summary(self) -> str:
+        """One line per run: each scope and what it says."""
+        return "; ".join(f"{d.title}: {d.headline}" for d in self.views)
 
 
 def recommend(
@@ -431,30 +560,84 @@ def recommend(
     constraints: DecisionConstraints | None = None,
     paired_scores: PairedScores | None = None,
     knowledge_in_context: Callable[[str], bool] | None = None,
-) -> Decision:
-    """Choose a strategy under `constraints`, or say why the data cannot."""
+    compare: CompareQuality = compare_quality,
+) -> Recommendation:
+    """A decision for each target suite over every row evaluated on it, and an overall
+    one over the rows evaluated on every target (when there are two targets or more).
+
+    Quality suites: `constraints.quality_suites`, else every target suite whose primary
+    metric is higher-is-better.
+    """
     constraints = constraints or DecisionConstraints()
     paired = paired_scores or {}
     in_context = knowledge_in_context or knowledge_in_context_by_name
-    suites = quality_suites(results, constraints)
-    notes = _suite_notes(results, constraints, suites)
-    profiles = build_profiles(results, suites, in_context)
+    listed = quality_suites(results, constraints)
+    # a lower-is-better quality would be ranked backwards by the comparison
+    suites = [s for s in listed if s.higher_is_better]
+    notes = tuple(_suite_notes(results, constraints, listed))
+    everyone = build_profiles(results, [], in_context)
+    shared = Recommendation(
+        (),
+        constraints=tuple(constraints.describe()),
+        notes=notes,
+        cost_axis=constraints.cost_axis,
+        profiles=tuple(everyone),
+    )
+    if not suites:
+        nothing = Decision(
+            "none",
+            "No decision: no target suite to measure quality on",
+            "Add a target suite with a higher-is-better primary metric, or list "
+            "`decision.quality_suites`.",
+            cost_axis=constraints.cost_axis,
+        )
+        return replace(shared, decisions=(nothing,))
+
+    def scope(name: str, scope_suites: Sequence[SuiteInfo]) -> Decision:
+        rows = [r for r in results.strategies() if _evaluated(results, r, scope_suites)]
+        profiles = build_profiles(results, scope_suites, in_context, rows)
+        return decide_scope(
+            name, scope_suites, profiles, constraints, paired, results.seed, compare
+        )
+
+    decisions = tuple(scope(s.name, [s]) for s in suites)
+    overall = None
+    if len(suites) > 1:
+        sharing = [r for r in results.strategies() if _evaluated(results, r, suites)]
+        if len(sharing) > 1:
+            overall = scope(ALL_TARGETS, suites)
+    return replace(shared, decisions=decisions, overall=overall)
+
+
+def _evaluated(results: RunResults, row: str, suites: Sequence[SuiteInfo]) -> bool:
+    """Whether a row was evaluated (or tried to be) on every suite: a skipped cell means
+    the row was adapted to another target."""
+    return all(
+        (c := results.cell(row, s.name)) is not None and c.status != "skipped" for s in suites
+    )
+
+
+def decide_scope(
+    scope: str,
+    suites: Sequence[SuiteInfo],
+    profiles: Sequence[StrategyProfile],
+    constraints: DecisionConstraints,
+    paired: PairedScores,
+    seed: int = 0,
+    compare: CompareQuality = compare_quality,
+) -> Decision:
+    """Choose among `profiles` on the quality of `suites`, or say why the data cannot."""
     base = Decision(
         "none",
-        "No decision: no target suite to measure quality on",
-        "Add a target suite with a higher-is-better primary metric, or list "
-        "`decision.quality_suites`.",
-        constraints=tuple(constraints.describe()),
-        notes=tuple(notes),
+        "No strategy meets the constraints",
+        "",
+        scope=scope,
         quality_suites=tuple(s.name for s in suites),
         quality_label=_quality_label(suites),
         cost_axis=constraints.cost_axis,
         profiles=tuple(profiles),
         pareto=tuple(pareto_front(profiles, constraints.cost_axis)),
     )
-    if not suites:
-        return base
-
     excluded = [(p.strategy, why) for p in profiles if (why := _exclusion(p, constraints))]
     out = {name for name, _ in excluded}
     candidates = sorted(
@@ -472,36 +655,27 @@ def recommend(
             f"The best-quality strategy, {top.strategy} ({top.quality:.3f}), is excluded: "
             f"{reasons[top.strategy]}. Relax a constraint or add a strategy."
             if top is not None and top.quality is not None
-            else "No strategy produced results on every quality suite."
+            else "No strategy produced a result here."
         )
-        return replace(
-            base,
-            headline="No strategy meets the constraints",
-            reason=reason,
-            excluded=tuple(excluded),
-        )
+        return replace(base, reason=reason, excluded=tuple(excluded))
 
     best = candidates[0]
-    comparisons = [
-        compare_quality(best, other, suites, paired, results.seed) for other in candidates[1:]
-    ]
-    notes += _caveats(best, constraints, suites)
+    comparisons = [compare(best, other, suites, paired, seed) for other in candidates[1:]]
+    notes = tuple(_caveats(best, constraints, suites))
     if len(candidates) == 1:
         reason = (
             f"{best.strategy} is the only strategy that meets the constraints"
             f" (quality {_quality_text(best, suites)})."
         )
-        if excluded:
-            reason += f" The others are excluded: {_excluded_text(excluded)}."
-        reason += _drop_caveat(best)
         return replace(
             base,
             verdict="choose",
             headline=f"Choose {best.strategy}",
             reason=reason,
             chosen=best.strategy,
+            caveats=_forgetting_caveats([best]),
             excluded=tuple(excluded),
-            notes=tuple(notes),
+            notes=notes,
         )
 
     tied = [best] + [
@@ -516,15 +690,16 @@ def recommend(
             f"({_quality_text(candidates[1], suites)}): Δ {runner_up.difference:+.3f}, "
             f"{runner_up.evidence()}."
         )
-        reason += _drop_caveat(best)
         return replace(
             base,
             verdict="choose",
             headline=f"Choose {best.strategy}",
             reason=reason,
             chosen=best.strategy,
+            caveats=_forgetting_caveats([best]),
+            evidence=runner_up,
             excluded=tuple(excluded),
-            notes=tuple(notes),
+            notes=notes,
             comparisons=tuple(comparisons),
         )
 
@@ -546,10 +721,16 @@ def recommend(
         tied=tuple(t.strategy for t in tied),
         tie_breaker=pick,
         tie_breaker_reason=pick_reason,
+        caveats=_forgetting_caveats(tied),
+        evidence=closest,
         excluded=tuple(excluded),
-        notes=tuple(notes),
+        notes=notes,
         comparisons=tuple(comparisons),
     )
+
+
+def _forgetting_caveats(rows: Sequence[StrategyProfile]) -> tuple[ForgettingCaveat, ...]:
+    return tuple(ForgettingCaveat(p.strategy, d) for p in rows for d in p.drops if d.significant)
 
 
 def _exclusion(p: StrategyProfile, c: DecisionConstraints) -> str:
@@ -596,12 +777,6 @@ def _caveats(
                 f"{best.strategy}'s quality 95% CI reaches {lo:.3f}, below the minimum "
                 f"{c.min_quality:g}: more test examples would make the constraint safer."
             )
-    for d in best.drops:
-        if d.drop > 0 and not d.significant:
-            notes.append(
-                f"{best.strategy} is {d.drop:.3f} lower than zero-shot on {d.suite}, "
-                f"not significant ({format_p(d.p_value)}); more examples would tell."
-            )
     if c.max_forgetting is not None:
         for d in best.drops:
             if d.ci95[1] > c.max_forgetting:
@@ -610,16 +785,6 @@ def _caveats(
                     f"above the allowed {c.max_forgetting:g}."
                 )
     return notes
-
-
-def _drop_caveat(best: StrategyProfile) -> str:
-    drops = [d for d in best.drops if d.significant]
-    if not drops:
-        return ""
-    lowered = ", ".join(
-        f"{d.suite} by {d.drop:.3f} vs zero-shot ({format_p(d.p_value)})" for d in drops
-    )
-    return f" Caveat: it significantly lowers {lowered}."
 
 
 def _tie_breaker(tied: Sequence[StrategyProfile], c: DecisionConstraints) -> tuple[str, str]:
@@ -648,13 +813,18 @@ def _suite_notes(
         missing = [n for n in c.quality_suites if results.suite(n) is None]
         if missing:
             notes.append(f"decision.quality_suites names unknown suites: {', '.join(missing)}.")
-    else:
-        left_out = [s.name for s in results.suites if s.role == "target" and not s.higher_is_better]
-        if left_out:
-            notes.append(
-                f"Quality leaves out {', '.join(left_out)} (lower-is-better primary metric); "
-                "list `decision.quality_suites` to choose."
-            )
+    # listed suites, or by default every target suite
+    considered = suites if c.quality_suites is not None else results.suites
+    left_out = [
+        s.name
+        for s in considered
+        if not s.higher_is_better and (c.quality_suites is not None or s.role == "target")
+    ]
+    if left_out:
+        notes.append(
+            f"No decision for {', '.join(left_out)}: a lower-is-better primary metric "
+            "is not ranked yet."
+        )
     if not any(s.strategy == "zero-shot" for s in results.cells):
         notes.append("No zero-shot row: forgetting cannot be measured.")
     return notes

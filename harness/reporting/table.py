@@ -15,6 +15,7 @@ from harness.reporting.recommend import (
     COST_AXES,
     SIGNIFICANCE,
     Decision,
+    Recommendation,
     format_p,
     strategy_costs,
 )
@@ -157,19 +158,75 @@ COST_LEGEND = (
 )
 
 
-def pareto_rows(decision: Decision) -> tuple[list[str], list[list[str]]]:
-    """The Pareto view as a table: header and rows, best quality first."""
-    label, unit = COST_AXES[decision.cost_axis]
-    header = ["strategy", "quality", f"{label} ({unit})" if unit else label, "Pareto-optimal"]
+def pareto_rows(recommendation: Recommendation) -> tuple[list[str], list[list[str]]]:
+    """The Pareto view as a table: for each decision's scope, its rows, best quality
+    first."""
+    axis = recommendation.cost_axis
+    label, unit = COST_AXES[axis]
+    header = ["target", "strategy", "quality", f"{label} ({unit})" if unit else label]
+    header.append("Pareto-optimal")
     rows = []
-    for p in sorted(decision.pareto, key=lambda p: (-p.quality, p.cost)):
-        cost = (
-            f"{p.cost:,.0f}"
-            if decision.cost_axis.endswith(("params", "bytes"))
-            else f"{p.cost:.1f}"
-        )
-        rows.append([p.strategy, f"{p.quality:.3f}", cost, "yes" if p.optimal else "no"])
+    for decision in recommendation.views:
+        for p in sorted(decision.pareto, key=lambda p: (-p.quality, p.cost)):
+            cost = f"{p.cost:,.0f}" if axis.endswith(("params", "bytes")) else f"{p.cost:.1f}"
+            optimal = "yes" if p.optimal else "no"
+            rows.append([decision.title, p.strategy, f"{p.quality:.3f}", cost, optimal])
     return header, rows
+
+
+@dataclass(frozen=True)
+class DecisionBlock:
+    """One decision as every reporter shows it: the same sentences in each."""
+
+    verdict: str
+    #: the target suite, or "All targets"
+    title: str
+    headline: str
+    #: what quality means here, e.g. "demo-tickets-intent accuracy"
+    quality: str
+    reason: str
+    #: "ROW — why" when the data cannot separate the leaders, else ""
+    tie_breaker: str
+    #: the minimum detectable difference, when known
+    power: str
+    caveats: tuple[str, ...]
+    #: "ROW: why"
+    excluded: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+TIE_BREAKER_LABEL = "Tie-breaker suggestion (not a statistical win)"
+
+
+def decision_blocks(recommendation: Recommendation) -> list[DecisionBlock]:
+    """Every decision of a run, per target suite then overall, in words."""
+    return [_block(d) for d in recommendation.views]
+
+
+def _block(d: Decision) -> DecisionBlock:
+    power = ""
+    if d.min_detectable_difference is not None and d.verdict == "tie":
+        power = (
+            f"With these examples, a quality difference below {d.min_detectable_difference:.3f} "
+            "could not have been detected."
+        )
+    return DecisionBlock(
+        verdict=d.verdict,
+        title=d.title,
+        headline=d.headline,
+        quality=d.quality_label or "—",
+        reason=d.reason,
+        tie_breaker=f"{d.tie_breaker} — {d.tie_breaker_reason}." if d.tie_breaker else "",
+        power=power,
+        caveats=tuple(c.text() for c in d.caveats),
+        excluded=tuple(f"{name}: {why}" for name, why in d.excluded),
+        notes=d.notes,
+    )
+
+
+def constraints_text(recommendation: Recommendation) -> str:
+    """The active constraints in one line ("" when none is set)."""
+    return " · ".join(recommendation.constraints)
 
 
 PARETO_LEGEND = (

@@ -1,5 +1,6 @@
 """The report in the terminal (rich): quality per suite, costs, the Pareto view, and the
-decision last, in a box right above the run folder's path, where the eye lands."""
+decisions last, one box per target suite, right above the run folder's path, where the
+eye lands."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ from rich.text import Text
 
 from harness.reporting.base import ReportContext, Reporter
 from harness.reporting.evidence import cell_warnings, decide
-from harness.reporting.recommend import Decision
+from harness.reporting.recommend import Recommendation
 from harness.reporting.table import (
     COST_LEGEND,
     LEGEND,
     PARETO_LEGEND,
+    TIE_BREAKER_LABEL,
     ComparisonTable,
+    DecisionBlock,
     build_table,
+    constraints_text,
+    decision_blocks,
     pareto_rows,
 )
 
@@ -49,42 +54,59 @@ def _rich_table(table: ComparisonTable, groups: tuple[str, ...], title: str, cap
 VERDICT_STYLE = {"choose": "green", "tie": "yellow", "none": "red"}
 
 
-def _pareto_table(decision: Decision) -> Table | None:
-    header, rows = pareto_rows(decision)
+def _pareto_table(recommendation: Recommendation) -> Table | None:
+    header, rows = pareto_rows(recommendation)
     if not rows:
         return None
     grid = Table(title="Pareto view", caption=PARETO_LEGEND, title_justify="left")
-    for i, title in enumerate(header):
-        grid.add_column(
-            title, justify="left" if i == 0 else "right", style="bold" if i == 0 else ""
-        )
-    for row in rows:
+    # the decision's scope heads its group of rows, so that long names are never cut
+    grid.add_column(header[1], style="bold", no_wrap=True)
+    for title in header[2:]:
+        grid.add_column(title, justify="right", overflow="fold")
+    scope = None
+    for target, *row in rows:
+        if target != scope:
+            if scope is not None:
+                grid.add_section()
+            grid.add_row(Text(target, style="bold cyan"))
+            scope = target
         grid.add_row(*row[:-1], Text(row[-1], style="bold green" if row[-1] == "yes" else ""))
     return grid
 
 
-def decision_panel(decision: Decision) -> Panel:
-    """The decision in a coloured box: headline, why, tie-breaker, constraints, exclusions."""
-    style = VERDICT_STYLE[decision.verdict]
-    parts: list[Text] = [Text(decision.reason)]
-    if decision.tie_breaker:
-        parts.append(
-            Text.assemble(
-                ("Tie-breaker suggestion (not a statistical win): ", "bold yellow"),
-                f"{decision.tie_breaker} — {decision.tie_breaker_reason}.",
-            )
-        )
-    constraints = " · ".join(decision.constraints) or "none set (add `decision:` to the config)"
-    parts.append(Text.assemble(("Constraints: ", "dim"), constraints))
-    parts.append(Text.assemble(("Quality: ", "dim"), decision.quality_label or "—"))
-    parts += [Text.assemble(("Excluded ", "dim"), f"{n}: {why}") for n, why in decision.excluded]
-    parts += [Text.assemble(("Note: ", "dim"), note) for note in decision.notes]
+def decision_panel(block: DecisionBlock) -> Panel:
+    """One decision in a coloured box: the headline, why, the tie-breaker, the
+    forgetting caveats and the exclusions."""
+    style = VERDICT_STYLE[block.verdict]
+    # the headline inside the box: a title longer than the terminal would be cut short
+    parts: list[Text] = [
+        Text(block.headline, style=f"bold {style}"),
+        Text.assemble(("Quality: ", "dim"), block.quality),
+        Text(block.reason),
+    ]
+    if block.power:
+        parts.append(Text(block.power))
+    if block.tie_breaker:
+        parts.append(Text.assemble((f"{TIE_BREAKER_LABEL}: ", "bold yellow"), block.tie_breaker))
+    parts += [Text.assemble(("Caveat: ", "bold red"), caveat) for caveat in block.caveats]
+    parts += [Text.assemble(("Excluded ", "dim"), item) for item in block.excluded]
+    parts += [Text.assemble(("Note: ", "dim"), note) for note in block.notes]
     return Panel(
         Group(*parts),
-        title=Text(decision.headline, style=f"bold {style}"),
+        title=Text(block.title, style=f"bold {style}"),
         title_align="left",
         border_style=style,
     )
+
+
+def decision_view(recommendation: Recommendation) -> Group:
+    """Every decision, one box per target suite (then overall), and what applies to
+    them all: the constraints and notes."""
+    parts: list[Panel | Text] = [decision_panel(b) for b in decision_blocks(recommendation)]
+    constraints = constraints_text(recommendation) or "none set (add `decision:` to the config)"
+    parts.append(Text.assemble(("Constraints: ", "dim"), constraints))
+    parts += [Text.assemble(("Note: ", "dim"), note) for note in recommendation.notes]
+    return Group(*parts)
 
 
 class TerminalReporter(Reporter):
@@ -106,12 +128,12 @@ class TerminalReporter(Reporter):
             )
         )
         console.print(_rich_table(table, ("cost",), "Cost", COST_LEGEND))
-        decision = decide(context.run_dir, results)
-        pareto = _pareto_table(decision)
+        recommendation = decide(context.run_dir, results)
+        pareto = _pareto_table(recommendation)
         if pareto is not None:
             console.print(pareto)
         for strategy, suite, error in table.failures:
             console.print(Text.assemble(("failed ", "red"), f"{strategy} · {suite}: {error}"))
         for warning in cell_warnings(results):
             console.print(Text.assemble(("warning ", "yellow"), warning))
-        console.print(decision_panel(decision))
+        console.print(decision_view(recommendation))

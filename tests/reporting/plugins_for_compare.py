@@ -3,7 +3,8 @@
 `oracle` scores the gold answer highest (and generates it), so its cells are perfect;
 with `degrade: SUITE` it picks a wrong answer on that one suite only, so two runs that
 differ in that setting differ in exactly one cell. `oracle-rag` is the same oracle
-declaring that its knowledge lives in context (`knowledge_in_context = True`).
+declaring that its knowledge lives in context (`knowledge_in_context = True`);
+`oracle-tuned` is adapted per target suite, so a run with two targets has a row for each.
 """
 
 from __future__ import annotations
@@ -78,7 +79,15 @@ class OracleRag(Oracle):
     knowledge_in_context = True
 
 
+class OracleTuned(Oracle):
+    """The oracle, adapted to one target suite at a time (one row per target)."""
+
+    name = "oracle-tuned"
+    scope = "per-target"
+
+
 @hookimpl
 def harness_register_strategies(registry):  # type: ignore[no-untyped-def]
     registry.add(Oracle)
     registry.add(OracleRag)
+    registry.add(OracleTuned)

@@ -1,5 +1,6 @@
 """The recommendation logic, on results built by hand: a clear winner, a tie that must not
-be called, constraints that exclude the best-quality strategy, and the Pareto view."""
+be called, constraints that exclude the best-quality strategy, the Pareto view, and one
+decision per target suite with rows adapted to a single target."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import pytest
 from harness.config import parse_config
 from harness.errors import InputError
 from harness.reporting.recommend import (
+    Comparison,
+    Decision,
     DecisionConstraints,
+    PairedScores,
+    StrategyProfile,
     mcnemar_exact,
     pareto_front,
     recommend,
@@ -57,6 +62,13 @@ def _cell(
     )
 
 
+def _decide(results: RunResults, *args: object, **kwargs: object) -> Decision:
+    """The decision of a run with one target suite."""
+    recommendation = recommend(results, *args, **kwargs)  # type: ignore[arg-type]
+    assert recommendation.overall is None and len(recommendation.decisions) == 1
+    return recommendation.decisions[0]
+
+
 def _results(cells: list[Cell], suites: list[SuiteInfo] | None = None) -> RunResults:
     return RunResults(
         run_id="r", harness_version="0", model="m", seed=0,
@@ -69,7 +81,7 @@ def test_clear_winner_is_chosen_with_its_evidence() -> None:
         [_cell("zero-shot", TARGET, 0.50), _cell("few-shot", TARGET, 0.80, eval_seconds=3.0)]
     )
     paired = {("zero-shot", "tickets"): _scores(50), ("few-shot", "tickets"): _scores(80)}
-    decision = recommend(results, paired_scores=paired)
+    decision = _decide(results, paired_scores=paired)
     assert decision.verdict == "choose" and decision.chosen == "few-shot"
     assert decision.headline == "Choose few-shot"
     # the evidence: the difference, its test, its p-value and the sample size
@@ -86,7 +98,7 @@ def test_close_strategies_are_a_tie_with_a_labelled_tie_breaker() -> None:
         ]
     )
     paired = {("zero-shot", "tickets"): _scores(50), ("few-shot", "tickets"): _scores(53)}
-    decision = recommend(results, paired_scores=paired)
+    decision = _decide(results, paired_scores=paired)
     assert decision.verdict == "tie" and decision.chosen is None
     assert decision.headline == "Cannot separate few-shot and zero-shot"
     assert set(decision.tied) == {"few-shot", "zero-shot"}
@@ -98,9 +110,9 @@ def test_close_strategies_are_a_tie_with_a_labelled_tie_breaker() -> None:
 
 
 def test_without_paired_data_overlapping_cis_are_a_tie_and_separated_ones_a_choice() -> None:
-    tie = recommend(_results([_cell("zero-shot", TARGET, 0.50), _cell("few-shot", TARGET, 0.60)]))
+    tie = _decide(_results([_cell("zero-shot", TARGET, 0.50), _cell("few-shot", TARGET, 0.60)]))
     assert tie.verdict == "tie" and "95% CIs overlap" in tie.reason
-    clear = recommend(_results([_cell("zero-shot", TARGET, 0.50), _cell("few-shot", TARGET, 0.80)]))
+    clear = _decide(_results([_cell("zero-shot", TARGET, 0.50), _cell("few-shot", TARGET, 0.80)]))
     assert clear.verdict == "choose" and clear.chosen == "few-shot"
     assert "95% CIs do not overlap" in clear.reason
 
@@ -122,15 +134,20 @@ def test_forgetting_constraint_excludes_the_best_quality_strategy() -> None:
         ("lora", "tickets"): _scores(90),
         ("few-shot", "tickets"): _scores(75),
     }
-    unconstrained = recommend(results, paired_scores=paired)
+    unconstrained = _decide(results, paired_scores=paired)
     assert unconstrained.chosen == "lora"
-    assert "Caveat: it significantly lowers general by 0.150" in unconstrained.reason
+    # its significant forgetting, named with zero-shot's value and its own
+    assert [c.text() for c in unconstrained.caveats] == [
+        "lora is worse on general: accuracy 0.700 → 0.550 (p = 0.001)"
+    ]
 
-    constrained = recommend(results, DecisionConstraints(max_forgetting=0.05), paired)
+    constrained = _decide(results, DecisionConstraints(max_forgetting=0.05), paired)
     assert constrained.verdict == "choose" and constrained.chosen == "few-shot"
     excluded = dict(constrained.excluded)
     assert "lowers general by 0.150 vs zero-shot (allowed 0.05" in excluded["lora"]
-    assert "forgetting ≤ 0.05 on every forgetting suite" in constrained.constraints
+    assert constrained.caveats == ()  # few-shot's drop is not significant
+    described = recommend(results, DecisionConstraints(max_forgetting=0.05), paired).constraints
+    assert "forgetting ≤ 0.05 on every forgetting suite" in described
 
 
 def test_budgets_and_minimum_quality_exclude_and_can_leave_nothing() -> None:
@@ -138,21 +155,21 @@ def test_budgets_and_minimum_quality_exclude_and_can_leave_nothing() -> None:
         [_cell("zero-shot", TARGET, 0.40), _cell("few-shot", TARGET, 0.80, eval_seconds=50.0)]
     )
     # few-shot: 500 ms per example; zero-shot: 10
-    latency = recommend(results, DecisionConstraints(max_latency_ms=100))
+    latency = _decide(results, DecisionConstraints(max_latency_ms=100))
     assert latency.chosen == "zero-shot"
     assert "only strategy that meets the constraints" in latency.reason
     assert (
         "eval latency 500.0 ms/example is over the budget 100.0"
         in dict(latency.excluded)["few-shot"]
     )
-    nothing = recommend(results, DecisionConstraints(max_latency_ms=100, min_quality=0.5))
+    nothing = _decide(results, DecisionConstraints(max_latency_ms=100, min_quality=0.5))
     assert nothing.verdict == "none" and nothing.chosen is None
     assert "The best-quality strategy, few-shot (0.800), is excluded" in nothing.reason
 
 
 def test_failed_strategy_is_never_chosen() -> None:
     results = _results([_cell("zero-shot", TARGET, 0.4), _cell("lora", TARGET, 0, status="failed")])
-    decision = recommend(results)
+    decision = _decide(results)
     assert decision.chosen == "zero-shot"
     assert dict(decision.excluded)["lora"] == "failed on tickets"
 
@@ -166,11 +183,11 @@ def test_facts_change_often_sets_aside_knowledge_in_weights_and_prefers_rag_in_a
             _cell("bm25-retrieval", TARGET, 0.69, eval_seconds=2.0),
         ]
     )
-    plain = recommend(results)
+    plain = _decide(results)
     assert plain.verdict == "tie" and plain.tie_breaker == "sft"
 
     facts = DecisionConstraints(facts_change_often=True)
-    decision = recommend(
+    decision = _decide(
         results, facts, knowledge_in_context=lambda s: s in {"rag", "bm25-retrieval"}
     )
     assert "keeps its knowledge in trained weights" in dict(decision.excluded)["sft"]
@@ -178,7 +195,7 @@ def test_facts_change_often_sets_aside_knowledge_in_weights_and_prefers_rag_in_a
     assert decision.tie_breaker == "bm25-retrieval"  # both in context: the cheaper one
     assert "keeps its knowledge in context" in decision.tie_breaker_reason
 
-    by_name = recommend(results, facts)  # default: the name says `rag`
+    by_name = _decide(results, facts)  # default: the name says `rag`
     assert by_name.tie_breaker == "rag"
 
 
@@ -191,7 +208,7 @@ def test_pareto_front_marks_the_strategies_nothing_beats_on_both() -> None:
             _cell("lora", TARGET, 0.80, eval_seconds=1.0),
         ]
     )
-    decision = recommend(results)
+    decision = _decide(results)
     optimal = {p.strategy for p in decision.pareto if p.optimal}
     assert optimal == {"lora"}  # as cheap as zero-shot and better than everything
     front = pareto_front(decision.profiles, "trainable_params")
@@ -217,3 +234,155 @@ def test_decision_section_of_the_run_config_is_validated() -> None:
     with pytest.raises(InputError) as e:
         parse_config({"decision": {"max_forgeting": 0.02}}, "run.yaml")
     assert e.value.problems[0].field == "decision.max_forgeting"
+
+
+# -- one decision per target suite ----------------------------------------------------
+
+INTENT = SuiteInfo(
+    name="intent", version="1", role="target", task="classification",
+    primary_metric="accuracy", n_test=100,
+)  # fmt: skip
+CATALOG = SuiteInfo(
+    name="catalog", version="1", role="target", task="generation",
+    primary_metric="accuracy", n_test=100,
+)  # fmt: skip
+READING = SuiteInfo(
+    name="reading", version="1", role="forgetting", task="generation",
+    primary_metric="perplexity", n_test=100, higher_is_better=False,
+)  # fmt: skip
+
+
+def _skipped(strategy: str, suite: SuiteInfo) -> Cell:
+    return Cell(strategy=strategy, suite=suite.name, status="skipped", error="adapted to x")
+
+
+def _perplexity(strategy: str, value: float, delta: tuple[float, float] | None = None) -> Cell:
+    deltas = {}
+    if delta is not None:
+        d, p = delta
+        deltas["perplexity"] = Delta(value=d, ci95=(d - 1.0, d + 1.0), p_value=p, test="boot")
+    return Cell(
+        strategy=strategy,
+        suite=READING.name,
+        status="ok",
+        metrics={"perplexity": MetricValue(value=value, ci95=(value - 1.0, value + 1.0))},
+        delta_vs_zero_shot=deltas,
+    )
+
+
+def two_targets() -> tuple[RunResults, PairedScores]:
+    """zero-shot and rag on both targets; sft fine-tuned once per target (`sft@intent`,
+    `sft@catalog`), which wrecks the reading suite's perplexity."""
+    tuned = {"trainable_params": 5_000}
+    cells = [
+        _cell("zero-shot", INTENT, 0.30),
+        _cell("zero-shot", CATALOG, 0.20),
+        _perplexity("zero-shot", 5.65),
+        _cell("rag", INTENT, 0.32, eval_seconds=4.0),
+        _cell("rag", CATALOG, 0.70, eval_seconds=4.0),
+        _perplexity("rag", 5.70, delta=(0.05, 0.6)),
+        _cell("sft@intent", INTENT, 0.90, **tuned),  # type: ignore[arg-type]
+        _skipped("sft@intent", CATALOG),
+        _perplexity("sft@intent", 96.5, delta=(90.85, 0.001)),
+        _skipped("sft@catalog", INTENT),
+        _cell("sft@catalog", CATALOG, 0.68, eval_seconds=0.5, **tuned),  # type: ignore[arg-type]
+        _perplexity("sft@catalog", 7.1, delta=(1.45, 0.01)),
+    ]
+    paired = {
+        ("zero-shot", "intent"): _scores(30),
+        ("rag", "intent"): _scores(32),
+        ("sft@intent", "intent"): _scores(90),
+        ("zero-shot", "catalog"): _scores(20),
+        ("rag", "catalog"): _scores(70),
+        ("sft@catalog", "catalog"): _scores(68),
+    }
+    return _results(cells, [INTENT, CATALOG, READING]), paired
+
+
+def test_each_target_is_decided_over_every_row_evaluated_on_it() -> None:
+    results, paired = two_targets()
+    recommendation = recommend(results, paired_scores=paired)
+    intent, catalog = recommendation.decisions
+    assert (intent.scope, catalog.scope) == ("intent", "catalog")
+    # the row fine-tuned for a target competes there, and only there; nothing is excluded
+    # for lacking a result on a target it was not adapted to
+    assert {p.strategy for p in intent.profiles} == {"zero-shot", "rag", "sft@intent"}
+    assert intent.excluded == () and catalog.excluded == ()
+    assert intent.verdict == "choose" and intent.chosen == "sft@intent"
+    assert intent.evidence is not None and intent.evidence.test == "mcnemar"
+    assert [c.text() for c in intent.caveats] == [
+        "sft@intent is worse on reading: perplexity 5.65 → 96.5 (p = 0.001)"
+    ]
+    # fine-tune for intent, and for the catalog the data cannot separate rag from sft
+    assert catalog.verdict == "tie" and set(catalog.tied) == {"rag", "sft@catalog"}
+    assert catalog.evidence is not None and not catalog.evidence.separated
+    assert catalog.min_detectable_difference is None
+    assert recommendation.chosen == {"sft@intent", "rag"}  # rag: chosen overall
+
+
+def test_a_tie_names_the_forgetting_of_every_tied_row_including_the_tie_breaker() -> None:
+    results, paired = two_targets()
+    catalog = recommend(results, paired_scores=paired).decisions[1]
+    assert catalog.tie_breaker == "sft@catalog"  # the cheapest by eval latency
+    assert [c.text() for c in catalog.caveats] == [
+        "sft@catalog is worse on reading: perplexity 5.65 → 7.10 (p = 0.010)"
+    ]  # rag's change (p = 0.6) is not significant, so it is no caveat
+
+
+def test_overall_view_covers_the_rows_evaluated_on_every_target() -> None:
+    results, paired = two_targets()
+    overall = recommend(results, paired_scores=paired).overall
+    assert overall is not None and overall.title == "All targets"
+    assert {p.strategy for p in overall.profiles} == {"zero-shot", "rag"}
+    assert overall.quality_label == "mean of intent accuracy, catalog accuracy"
+    assert overall.chosen == "rag" and overall.excluded == ()
+    # with one row on every target there is nothing to compare overall
+    alone = [c for c in results.cells if c.strategy != "rag"]
+    assert recommend(_results(alone, results.suites), paired_scores=paired).overall is None
+
+
+def test_constraints_and_failures_still_exclude_per_target() -> None:
+    results, paired = two_targets()
+    forgetting = recommend(results, DecisionConstraints(max_forgetting=2.0), paired)
+    intent = forgetting.decisions[0]
+    assert "lowers reading by 90.850 vs zero-shot" in dict(intent.excluded)["sft@intent"]
+    assert intent.chosen is None and intent.verdict == "tie"  # zero-shot and rag remain
+    failed = [
+        c.model_copy(update={"status": "failed", "error": "boom", "metrics": {}})
+        if (c.strategy, c.suite) == ("sft@catalog", "catalog")
+        else c
+        for c in results.cells
+    ]
+    catalog = recommend(_results(failed, results.suites), paired_scores=paired).decisions[1]
+    assert dict(catalog.excluded) == {"sft@catalog": "failed on catalog"}
+    assert catalog.chosen == "rag"
+
+
+def test_every_decision_calls_one_swappable_comparison() -> None:
+    results, paired = two_targets()
+    calls: list[tuple[str, str, tuple[str, ...]]] = []
+
+    def always_separated(
+        a: StrategyProfile,
+        b: StrategyProfile,
+        suites: object,
+        scores: PairedScores,
+        seed: int,
+    ) -> Comparison:
+        calls.append((a.strategy, b.strategy, tuple(s.name for s in suites)))  # type: ignore[attr-defined]
+        return Comparison(a.strategy, b.strategy, 0.1, 0.0, "custom", 100)
+
+    recommendation = recommend(results, paired_scores=paired, compare=always_separated)
+    assert [d.verdict for d in recommendation.views] == ["choose", "choose", "choose"]
+    assert recommendation.decisions[1].chosen == "rag"
+    assert ("rag", "zero-shot", ("intent", "catalog")) in calls
+    assert len(calls) == 2 + 2 + 1  # two rivals per target, one overall
+
+
+def test_a_lower_is_better_target_is_not_ranked_backwards() -> None:
+    results, paired = two_targets()
+    listed = recommend(results, DecisionConstraints(quality_suites=["intent", "reading"]), paired)
+    assert [d.scope for d in listed.decisions] == ["intent"] and listed.overall is None
+    assert "No decision for reading: a lower-is-better primary metric is not ranked yet." in (
+        listed.notes
+    )
