@@ -10,17 +10,16 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.cli._common import EXIT_FAILED, EXIT_OK, Subcommands, load_cli_plugins, names
+
 if TYPE_CHECKING:
     from harness.gate import GateConfig
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: exit code of a check that failed (a significant drop above its threshold)
+EXIT_GATE_FAILED = EXIT_FAILED
 
 
-def _csv(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def add_gate_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_gate_commands(subparsers: Subcommands) -> None:
     """Add `baseline save` and `check` to a CLI."""
     from harness.baseline import DEFAULT_BASELINE_NAME, DEFAULT_BASELINE_ROOT
 
@@ -77,7 +76,7 @@ def add_gate_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         help="also gate metric NAME wherever reported, optionally with its own max drop "
         "(repeatable; each suite's primary metric is always gated)",
     )
-    check.add_argument("--strategies", type=_csv, help="gate only these (comma-separated)")
+    check.add_argument("--strategies", type=names, help="gate only these (comma-separated)")
     check.add_argument(
         "--fail-on-missing",
         action="store_true",
@@ -114,7 +113,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from harness.baseline import load_stored_run
-    from harness.cli import _plugins
     from harness.gate import compare
     from harness.reporting.gate_markdown import render_gate_markdown
     from harness.reporting.gate_terminal import print_gate_report
@@ -123,7 +121,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     run = load_stored_run(args.run_dir, "run")
     baseline = load_stored_run(args.baseline, "baseline")
     config = _gate_config(args, run.folder)
-    plugins = _plugins(args)
+    plugins = load_cli_plugins(args)
     report = compare(run, baseline, config, plugins.metrics.as_dict())
     console = Console()
     if not console.is_terminal:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-EXIT_OK = 0
+from harness.cli._common import EXIT_OK, Subcommands, load_cli_plugins
 
 
-def add_compare_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_compare_commands(subparsers: Subcommands) -> None:
     """Add `compare RUN_A RUN_B` to a CLI."""
     compare = subparsers.add_parser(
         "compare",
@@ -39,11 +39,10 @@ def add_compare_commands(subparsers: argparse._SubParsersAction[argparse.Argumen
 def cmd_compare(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.cli import _plugins
     from harness.reporting.compare import compare_runs, print_comparison
     from harness.results import write_json
 
-    plugins = _plugins(args)
+    plugins = load_cli_plugins(args)
     comparison = compare_runs(args.run_a, args.run_b, plugins.metrics.as_dict(), alpha=args.alpha)
     print_comparison(comparison, Console())
     if args.json:

@@ -1,0 +1,84 @@
+"""`harness run`: the strategies × suites matrix, from a run config and flags."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from harness.cli._common import Subcommands, device, dtype, load_cli_plugins, names, whole_number
+
+
+def add_run_command(sub: Subcommands) -> None:
+    """Add `run [CONFIG]` with the flags that override the config."""
+    run = sub.add_parser("run", help="run the strategies × suites matrix")
+    run.add_argument("config", nargs="?", type=Path, help="run config YAML (default: the demo)")
+    run.add_argument("--model", help="hub id or local folder of a causal LM")
+    run.add_argument("--strategies", type=names, help="comma-separated, e.g. zero-shot,few-shot")
+    run.add_argument("--suites", type=names, help="comma-separated suite names or suite.yaml paths")
+    run.add_argument("--out", help="run folder (default: reports/<run-id>)")
+    run.add_argument("--seed", type=whole_number(0))
+    run.add_argument(
+        "--replicates",
+        type=whole_number(1),
+        metavar="N",
+        help="adapt and evaluate every seed-dependent row (training, sampled demonstrations) "
+        "with N seeds: seed, seed+1, ...",
+    )
+    run.add_argument("--batch-size", type=whole_number(1))
+    run.add_argument(
+        "--max-test-examples", type=whole_number(1), metavar="N", help="evaluate at most N"
+    )
+    run.add_argument("--device", type=device, help="auto (default), cpu, cuda, cuda:1, mps")
+    run.add_argument(
+        "--dtype", type=dtype, help="auto (default: bf16 on CUDA, fp32 on CPU), float32, ..."
+    )
+    run.add_argument("--chat-template", choices=["auto", "on", "off"])
+    run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="rebuild every artifact and prediction (the fresh results replace cached ones)",
+    )
+    run.add_argument(
+        "--cache-dir", help="cache folder (default $HARNESS_CACHE_DIR or ~/.cache/harness)"
+    )
+    run.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.config import RunConfig, StrategyEntry, load_config
+    from harness.demo import DEMO_CONFIG
+    from harness.runner import Runner, make_plan
+
+    config = load_config(args.config or DEMO_CONFIG)
+    overrides = {
+        "model": args.model,
+        "out": args.out,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "max_test_examples": args.max_test_examples,
+        "replicates": args.replicates,
+        "device": args.device,
+        "dtype": args.dtype,
+        "chat_template": args.chat_template,
+        "cache_dir": args.cache_dir,
+        "cache": False if args.no_cache else None,
+    }
+    update = {k: v for k, v in overrides.items() if v is not None}
+    if args.suites:
+        update["suites"] = args.suites
+    if args.strategies:
+        known = {s.row: s for s in config.strategies}
+        update["strategies"] = [known.get(n) or StrategyEntry(name=n) for n in args.strategies]
+    config = RunConfig.model_validate(config.model_dump() | update)
+    plugins = load_cli_plugins(args, config.block_plugins)
+    plugins.raise_for_failures()
+    source = str(args.config or DEMO_CONFIG)
+    plan = make_plan(config, plugins, source)
+    outcome = Runner(plan, plugins).run()
+    console = Console()
+    for error in outcome.hook_errors:
+        console.print(f"[yellow]plugin hook error:[/yellow] {error}", highlight=False)
+    console.print(f"Run folder: {outcome.run_dir}", highlight=False, soft_wrap=True)
+    return outcome.exit_code
