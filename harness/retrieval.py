@@ -27,8 +27,8 @@ import numpy as np
 
 from harness.cache import Cache, content_key
 from harness.embeddings import DEFAULT_EMBEDDER, load_embedder, resolve_embedder
-from harness.errors import InputError, Problem
-from harness.suites import Document, iter_jsonl
+from harness.errors import InputError
+from harness.suites import Document, scan_documents
 
 #: bump when the layout of a cached index folder changes
 INDEX_FORMAT = 1
@@ -179,53 +179,16 @@ def read_documents(
 ) -> tuple[Document, ...]:
     """A documents JSONL file (one object per line: id, text, optional title and more).
 
-    Raises `InputError` listing every problem (line and fix): a missing file, invalid
-    JSON, a record without an id or a non-empty text, a duplicate id, an empty corpus.
+    Raises `InputError` listing every problem (`harness.suites.scan_documents`), or a
+    missing file.
     """
     path = Path(path)
-    where = str(path)
     if not path.is_file():
-        raise InputError.single(where, "corpus", "documents file not found", "check the path")
-    problems: list[Problem] = []
-    documents: list[Document] = []
-    seen: set[str] = set()
-    for number, record, error in iter_jsonl(path):
-        if len(problems) >= 20:
-            problems.append(Problem(where, "", "more problems not shown", "fix these first"))
-            break
-        if error is not None:
-            problems.append(Problem(where, "", error, "one JSON object per line, in UTF-8", number))
-            continue
-        if not isinstance(record, dict):
-            problems.append(
-                Problem(where, "", "line is not a JSON object", "one object per line", number)
-            )
-            continue
-        doc_id, text = record.get(id_field), record.get(text_field)
-        if doc_id is None or not isinstance(text, str) or not text.strip():
-            problems.append(
-                Problem(
-                    where,
-                    text_field if doc_id is not None else id_field,
-                    f"document needs an {id_field!r} and a non-empty {text_field!r}",
-                    "fix the record",
-                    number,
-                )
-            )
-            continue
-        if str(doc_id) in seen:
-            problems.append(
-                Problem(where, id_field, f"duplicate id {doc_id!r}", "make ids unique", number)
-            )
-            continue
-        seen.add(str(doc_id))
-        title = record.get(title_field) if title_field else None
-        documents.append(Document(str(doc_id), text, str(title or "")))
-    if not documents and not problems:
-        problems.append(Problem(where, "corpus", "the corpus has no documents", "add documents"))
+        raise InputError.single(path, "corpus", "documents file not found", "check the path")
+    documents, problems = scan_documents(path, id_field, text_field, title_field)
     if problems:
         raise InputError(problems)
-    return tuple(documents)
+    return documents
 
 
 def corpus_hash(documents: Iterable[Document]) -> str:

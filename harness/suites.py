@@ -470,17 +470,29 @@ def _read_documents(
     path = _resolve_inside(suite.root, knowledge.documents)
     if path is None or not path.is_file():
         return (), []
+    return scan_documents(path, knowledge.id_field, knowledge.text_field, knowledge.title_field)
+
+
+def scan_documents(
+    path: Path, id_field: str = "id", text_field: str = "text", title_field: str | None = "title"
+) -> tuple[tuple[Document, ...], list[Problem]]:
+    """The one reader of documents JSONL (id, text, optional title; other keys ignored).
+
+    Returns the documents and every problem found (line and fix): invalid JSON or
+    encoding, a record without an id or a non-empty text, a duplicate id, no documents.
+    """
+    where = str(path)
     docs: list[Document] = []
     problems: list[Problem] = []
     first_line: dict[str, int] = {}
     for number, record, error in iter_jsonl(path):
         if len(problems) >= 20:
-            problems.append(Problem(str(path), "", "more problems not shown", "fix these first"))
+            problems.append(Problem(where, "", "more problems not shown", "fix these first"))
             break
         if error is not None or not isinstance(record, dict):
             problems.append(
                 Problem(
-                    str(path),
+                    where,
                     "",
                     error or "line is not a JSON object",
                     "write one JSON object per line, in UTF-8",
@@ -488,14 +500,14 @@ def _read_documents(
                 )
             )
             continue
-        doc_id, text = record.get(knowledge.id_field), record.get(knowledge.text_field)
+        doc_id, text = record.get(id_field), record.get(text_field)
         if doc_id is None or not isinstance(text, str) or not text.strip():
             problems.append(
                 Problem(
-                    str(path),
-                    knowledge.text_field,
-                    "document needs an id and a non-empty text",
-                    "fix the record or `knowledge` fields",
+                    where,
+                    text_field if doc_id is not None else id_field,
+                    f"document needs an {id_field!r} and a non-empty {text_field!r}",
+                    "fix the record (or the `knowledge` field names of the suite)",
                     number,
                 )
             )
@@ -503,8 +515,8 @@ def _read_documents(
         if str(doc_id) in first_line:
             problems.append(
                 Problem(
-                    str(path),
-                    knowledge.id_field,
+                    where,
+                    id_field,
                     f"duplicate document id {str(doc_id)!r} (first on line "
                     f"{first_line[str(doc_id)]})",
                     "make document ids unique: gold documents and retrieval metrics use them",
@@ -513,12 +525,10 @@ def _read_documents(
             )
             continue
         first_line[str(doc_id)] = number
-        title = record.get(knowledge.title_field, "") if knowledge.title_field else ""
+        title = record.get(title_field) if title_field else None
         docs.append(Document(str(doc_id), text, str(title or "")))
     if not docs and not problems:
-        problems.append(
-            Problem(str(path), "knowledge.documents", "corpus is empty", "add documents")
-        )
+        problems.append(Problem(where, "documents", "the corpus has no documents", "add documents"))
     return tuple(docs), problems
 
 

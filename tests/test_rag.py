@@ -507,10 +507,10 @@ def _cli_run(tiny_model: Path, suite: Path, tmp_path: Path, strategy: Any = "rag
 @pytest.mark.parametrize(
     ("documents_text", "message"),
     [
-        ("", "corpus is empty"),
-        ("\n\n", "corpus is empty"),
+        ("", "the corpus has no documents"),
+        ("\n\n", "the corpus has no documents"),
         ('{"id": "a", "text": "fine"}\n{"id": "b", "text": \n', "invalid JSON"),
-        ('{"id": "a"}\n', "non-empty text"),
+        ('{"id": "a"}\n', "non-empty 'text'"),
     ],
 )
 def test_empty_or_malformed_suite_corpus_exits_2(

@@ -178,7 +178,7 @@ def test_read_documents(tmp_path: Path) -> None:
         (['{"id": 1}'], "non-empty 'text'"),
         (['{"id": 1, "text": "  "}'], "non-empty 'text'"),
         (['{"text": "no id"}'], "needs an 'id'"),
-        (['{"id": 1, "text": "a"}', '{"id": 1, "text": "b"}'], "duplicate id"),
+        (['{"id": 1, "text": "a"}', '{"id": 1, "text": "b"}'], "duplicate document id"),
     ],
 )
 def test_malformed_corpus_is_reported(tmp_path: Path, lines: list[str], message: str) -> None:
