@@ -177,6 +177,8 @@ class GateCheck:
     test: TestName | Literal[""] = ""
     #: examples compared pairwise (0 for the CI-based rule)
     n_matched: int = 0
+    #: training replicates (seeds) of the run's and the baseline's cell in the test
+    replicates: tuple[int, int] = (1, 1)
 
     @property
     def failed(self) -> bool:
@@ -194,7 +196,8 @@ class GateCheck:
             f"{self.threshold_source})"
         )
         if self.p_value is not None:
-            text += f", p={fmt_p(self.p_value)} ({describe_test(self.test, self.n_matched)})"
+            words = describe_test(self.test, self.n_matched, self.replicates)
+            text += f", p={fmt_p(self.p_value)} ({words})"
         return text
 
 
@@ -236,9 +239,9 @@ def fmt(value: float | None, *, signed: bool = False) -> str:
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
-def describe_test(test: str, n_matched: int) -> str:
+def describe_test(test: str, n_matched: int, replicates: tuple[int, int] = (1, 1)) -> str:
     """The test in words, as every report shows it (`harness.analysis.describe_test`)."""
-    return _describe_test(test, n_matched)
+    return _describe_test(test, n_matched, replicates)
 
 
 # -- comparison ----------------------------------------------------------------------
@@ -518,13 +521,13 @@ def _check_metric(
     if math.isnan(new_value.value):
         return _replace(base, verdict="fail", reason="the run's figure is n/a")
 
-    p_value, test, n_matched, why_not_paired = _significance(
+    p_value, test, n_matched, replicates, why_not_paired = _significance(
         strategy, suite.name, metric, run, baseline, config, metrics, old_value, new_value
     )
     if why_not_paired and "no predictions.jsonl" not in why_not_paired:
         notes.append(f"{strategy} · {suite.name} · {metric}: {why_not_paired}")
-    base = _replace(base, p_value=p_value, test=test, n_matched=n_matched)
-    test_words = describe_test(test, n_matched)
+    base = _replace(base, p_value=p_value, test=test, n_matched=n_matched, replicates=replicates)
+    test_words = describe_test(test, n_matched, replicates)
     fallback = f"; {why_not_paired}" if why_not_paired else ""
     if not (new_cell.training_variance_measured and old_cell.training_variance_measured):
         # a seed-dependent row adapted once: its figures carry an unmeasured seed effect
@@ -575,8 +578,9 @@ def _significance(
     metrics: Mapping[str, type[Metric]],
     old_value: MetricValue,
     new_value: MetricValue,
-) -> tuple[float, TestName, int, str]:
-    """(p-value, test, matched examples, why no paired test was possible or "")."""
+) -> tuple[float, TestName, int, tuple[int, int], str]:
+    """(p-value, test, matched examples, replicates of run and baseline, why no paired
+    test was possible or "")."""
     new_records = run.predictions(strategy, suite)
     old_records = baseline.predictions(strategy, suite)
     why = ""
@@ -593,7 +597,7 @@ def _significance(
         why = f"CI-based: {problem}" if problem else ""
     if why:
         summary = compare_summaries(new_value, old_value)
-        return summary.p_value, summary.test, 0, why
+        return summary.p_value, summary.test, 0, (1, 1), why
     assert new_records is not None and old_records is not None
     difference = compare_cells(
         metrics[metric](),
@@ -602,4 +606,10 @@ def _significance(
         seed=config.seed,
         n_resamples=config.bootstrap_resamples,
     )
-    return difference.p_value, difference.test, difference.n_examples, ""
+    return (
+        difference.p_value,
+        difference.test,
+        difference.n_examples,
+        difference.replicates,
+        "",
+    )

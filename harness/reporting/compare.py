@@ -69,6 +69,8 @@ class CellDifference:
     #: "ci-based"
     test: str = ""
     n_paired: int = 0
+    #: training replicates (seeds) of B's and A's cell in the test
+    replicates: tuple[int, int] = (1, 1)
     significant: bool = False
     note: str = ""
     #: whether training-seed variance entered the test (more than one replicate)
@@ -171,6 +173,7 @@ def compare_runs(
                 p_value=d.p_value,
                 test=d.test,
                 n_paired=d.n_examples,
+                replicates=d.replicates,
                 training_variance_measured=d.training_variance_measured,
             )
         )
@@ -284,7 +287,7 @@ def print_comparison(comparison: RunComparison, console: Console) -> None:
         return
     listed = "; ".join(
         f"{c.strategy} · {c.suite} ({c.metric} {c.a[0]:.3f} → {c.b[0]:.3f}"
-        + f", p={format_p(c.p_adjusted)} Holm, {describe_test(c.test, c.n_paired)}"
+        + f", p={format_p(c.p_adjusted)} Holm, {describe_test(c.test, c.n_paired, c.replicates)}"
         + ")"
         for c in significant
         if c.a is not None and c.b is not None

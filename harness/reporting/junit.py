@@ -14,6 +14,7 @@ from harness.gate import GateCheck, GateReport, describe_test, fmt, fmt_p
 
 
 def _details(check: GateCheck) -> str:
+    test = describe_test(check.test, check.n_matched, check.replicates)
     lines = [
         f"strategy: {check.strategy}",
         f"suite: {check.suite} ({check.role})",
@@ -22,7 +23,7 @@ def _details(check: GateCheck) -> str:
         f"run: {fmt(check.value)}",
         f"drop: {fmt(check.drop, signed=True)}",
         f"allowed drop: {fmt(check.threshold)} ({check.threshold_source or 'n/a'})",
-        f"p-value: {fmt_p(check.p_value)} ({describe_test(check.test, check.n_matched)})",
+        f"p-value: {fmt_p(check.p_value)} ({test})",
         f"verdict: {check.verdict}",
         f"reason: {check.reason}",
     ]
