@@ -12,7 +12,7 @@ replicate), then gates runs of three seeds against baselines of three other seed
 - real regressions: the LoRA learning rate x10, and half the train data, each with three
   seeds, against a baseline of three seeds: the gate should fail.
 
-    python -m benchmarks.seed_swap [--pool 9] [--cache-dir DIR] [--work-dir DIR]
+    python -m benchmarks.seed_swap [--pool 9] [--replicates 3] [--cache-dir DIR] [--work-dir DIR]
 
 Every figure comes from real `harness run` and `harness check` processes; the run folders
 stay in --work-dir (default: a temporary folder) for inspection.
@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 SUITES = "demo-tickets-intent,demo-skills-facts,demo-skills-arithmetic,demo-skills-copy"
-REPLICATES = 3
 
 
 def harness(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -77,9 +76,11 @@ def check(run_dir: Path, baseline: Path, env: dict[str, str]) -> tuple[bool, lis
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pool", type=int, default=9, help="seeds 0..POOL-1 (default 9)")
+    parser.add_argument("--replicates", type=int, default=3, help="seeds a side (default 3)")
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--work-dir", type=Path, default=None)
     args = parser.parse_args()
+    n = args.replicates
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="seed-swap-"))
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -89,16 +90,16 @@ def main() -> None:
 
     # every seed of the pool trained once (each replicate is cached on its own)
     run(base_config, work / "pool", 0, args.pool, env)
-    starts = range(args.pool - REPLICATES + 1)
-    runs = {s: run(base_config, work / f"seeds-{s}", s, REPLICATES, env) for s in starts}
+    starts = range(args.pool - n + 1)
+    runs = {s: run(base_config, work / f"seeds-{n}x-{s}", s, n, env) for s in starts}
     singles = {s: run(base_config, work / f"seed-{s}", s, 1, env) for s in range(args.pool)}
 
-    pairs = [(a, b) for a, b in itertools.combinations(starts, 2) if b - a >= REPLICATES]
+    pairs = [(a, b) for a, b in itertools.combinations(starts, 2) if b - a >= n]
     alarms = []
     for a, b in pairs:
         failed, lines = check(runs[b], runs[a], env)
         alarms.append(failed)
-        print(f"  seeds {a}-{a + 2} -> {b}-{b + 2}: {'FAIL' if failed else 'pass'}")
+        print(f"  seeds {a}-{a + n - 1} -> {b}-{b + n - 1}: {'FAIL' if failed else 'pass'}")
         for line in lines:
             print(f"      {line}")
     single_pairs = list(itertools.combinations(range(args.pool), 2))
@@ -112,12 +113,12 @@ def main() -> None:
     }
     caught = {}
     for name, config in regressions.items():
-        out = run(config, work / config.stem, REPLICATES * 2, REPLICATES, env)
+        out = run(config, work / f"{config.stem}-{n}x", 2 * n, n, env)
         failed, lines = check(out, runs[0], env)
         caught[name] = (failed, [line for line in lines if "lora" in line])
 
     print()
-    print(f"false alarms, {REPLICATES} seeds a side: {sum(alarms)} of {len(pairs)} pairs "
+    print(f"false alarms, {n} seeds a side: {sum(alarms)} of {len(pairs)} pairs "
           f"({sum(alarms) / len(pairs):.0%})")  # fmt: skip
     print(f"false alarms, 1 seed a side: {sum(single_alarms)} of {len(single_pairs)} pairs "
           f"({sum(single_alarms) / len(single_pairs):.0%})")  # fmt: skip
