@@ -41,6 +41,7 @@ from harness.analysis._comparison import (
     DEFAULT_SEED,
     Comparison,
     Summary,
+    TestName,
     VarianceComponent,
     compare_cells,
     compare_summaries,
@@ -79,7 +80,7 @@ def compare_strata(
     metrics = [metric for metric, _, _ in strata]
     n = sum(len(p.example_ids) for p in paired)
     if any(not p.example_ids for p in paired):
-        test = "replicate-t" if max(size) > 1 else "paired-bootstrap"
+        test: TestName = "replicate-t" if max(size) > 1 else "paired-bootstrap"
         return Comparison(
             math.nan, NAN_CI, math.nan, test, max(size) > 1, n, size, strata=len(strata)
         )
@@ -97,13 +98,14 @@ def _replicate_t(
 ) -> Comparison:
     k = len(paired)
     # each replicate's mean over strata: one value per trained system
-    qualities = [
-        np.mean(
-            [[m.aggregate(r.outputs, r.scores) for r in side(p)] for m, p in zip(metrics, paired)],
-            axis=0,
-        )
-        for side in (lambda p: p.a, lambda p: p.b)
+    per_stratum = [
+        [
+            [metric.aggregate(r.outputs, r.scores) for r in side]
+            for metric, side in zip(metrics, sides, strict=True)
+        ]
+        for sides in ([p.a for p in paired], [p.b for p in paired])
     ]
+    qualities = [np.mean(values, axis=0) for values in per_stratum]
     difference = float(qualities[0].mean() - qualities[1].mean())
     components = [
         VarianceComponent(float(np.var(q, ddof=1)) / q.size, q.size - 1)
@@ -195,8 +197,9 @@ def detectable_difference(
       passed as the SD of N = sum n_k examples.
 
     Two cells that agree on every example say nothing about the spread: then the
-    default discordance (`DEFAULT_DISCORDANCE`) is assumed. None when a metric is not the mean of its per-example scores (corpus-level metrics
-    such as macro F1: no per-example formula applies) or there are no examples.
+    default discordance (`DEFAULT_DISCORDANCE`) is assumed. None when a metric is not
+    the mean of its per-example scores (corpus-level metrics such as macro F1: no
+    per-example formula applies) or there are no examples.
     Training-seed variance is not included.
     """
     if not strata or not all(is_plain_mean(metric) for metric, _, _ in strata):
