@@ -245,9 +245,9 @@ def training_variance_text(d: Decision) -> str:
         return ""
     rows = ", ".join(d.single_seed)
     return (
-        f"{rows}: {training_variance_note(False)}. A decision about trained strategies "
-        "needs `replicates: 3` in the run config: another training seed can move a row by "
-        "more than the gaps compared here."
+        f"{rows}: {training_variance_note(False)}. A decision about trained strategies (or "
+        "random demonstrations) needs `replicates: 3` in the run config: another seed can "
+        "move a row by more than the gaps compared here."
     )
 
 
