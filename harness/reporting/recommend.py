@@ -1,6 +1,6 @@
 """The recommendation: which strategy to choose under stated constraints, and why.
 
-Pure logic, no I/O: `recommend(results, constraints, paired_scores, knowledge_in_context)`
+Pure logic, no I/O: `recommend(results, constraints, paired, knowledge_in_context)`
 returns a `Recommendation`: one `Decision` per target suite, over every row evaluated on
 it (rows fine-tuned for that target included), and an overall decision over the rows
 evaluated on every target when there are two targets or more. Each decision is
@@ -525,7 +525,7 @@ class ForgettingCaveat:
     drop: ForgettingDrop
 
     def text(self) -> str:
-        """e.g. `sft@a is worse on reading: exact_match 0.810 → 0.420 (p < 0.001)`."""
+        """e.g. `sft@a is worse on reading: exact_match 0.810 → 0.420 (p=4e-10)`."""
         d = self.drop
         if d.before is None or d.after is None:
             change = f"by {d.drop:.3f} vs zero-shot"
