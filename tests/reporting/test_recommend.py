@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.analysis import Comparison
 from harness.config import parse_config
 from harness.errors import InputError
-from harness.analysis import Comparison
 from harness.metrics import Accuracy, ExampleOutput
 from harness.reporting.recommend import (
     Decision,
