@@ -836,7 +836,12 @@ class Runner:
 
     def _report(self, results: RunResults, run_dir: Path) -> None:
         """Render every reporter; one that raises loses only its own output."""
-        context = ReportContext(results=results, run_dir=run_dir, console=Console())
+        context = ReportContext(
+            results=results,
+            run_dir=run_dir,
+            console=Console(),
+            metrics=self.plugins.metrics.as_dict(),
+        )
         for name in self.plan.config.reporters:
             try:
                 self.plugins.reporters[name]().render(context)

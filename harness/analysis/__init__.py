@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from harness.analysis._bootstrap import Estimate, bootstrap_ci
 from harness.analysis._comparison import (
+    DEFAULT_ALPHA,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
     TEST_NAMES,
@@ -32,8 +33,15 @@ from harness.analysis._power import (
     minimum_detectable_difference,
 )
 from harness.analysis._replicates import CellEstimate, estimate_cell
+from harness.analysis._strata import (
+    Stratum,
+    compare_strata,
+    compare_summaries_over_strata,
+    detectable_difference,
+)
 
 __all__ = [
+    "DEFAULT_ALPHA",
     "DEFAULT_DISCORDANCE",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
@@ -44,6 +52,7 @@ __all__ = [
     "Estimate",
     "PairedCells",
     "Replicate",
+    "Stratum",
     "Summary",
     "TResult",
     "TestName",
@@ -51,8 +60,11 @@ __all__ = [
     "as_replicates",
     "bootstrap_ci",
     "compare_cells",
+    "compare_strata",
     "compare_summaries",
+    "compare_summaries_over_strata",
     "describe_test",
+    "detectable_difference",
     "discordance_rate",
     "estimate_cell",
     "format_p",

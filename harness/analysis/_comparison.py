@@ -43,6 +43,9 @@ TEST_NAMES: tuple[TestName, ...] = ("mcnemar", "paired-bootstrap", "replicate-t"
 DEFAULT_SEED = 0
 DEFAULT_RESAMPLES = 1000
 
+#: the significance level when no configuration gives one (`gate.alpha`, `decision.alpha`)
+DEFAULT_ALPHA = 0.05
+
 _Z95 = 1.959963984540054
 
 
@@ -64,6 +67,8 @@ class Comparison:
     replicates: tuple[int, int] = (1, 1)
     #: degrees of freedom of the replicate t-test (None for the other tests)
     df: float | None = None
+    #: strata (suites) whose differences are averaged (`compare_strata`); 1 for two cells
+    strata: int = 1
 
     def significant(self, alpha: float) -> bool:
         """Whether the p-value is below `alpha` (never for an n/a p-value)."""

@@ -166,7 +166,12 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"unknown reporter {unknown[0]!r}",
             f"use one of {plugins.reporters.names()}",
         )
-    context = ReportContext(results=results, run_dir=args.run_dir, console=Console())
+    context = ReportContext(
+        results=results,
+        run_dir=args.run_dir,
+        console=Console(),
+        metrics=plugins.metrics.as_dict(),
+    )
     failed = False
     for name in names:
         # a reporter that raises loses its own output only: the others still render

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from rich.console import Console
 
+    from harness.metrics import Metric
     from harness.results import RunResults
 
 
@@ -20,6 +23,9 @@ class ReportContext:
     results: RunResults
     run_dir: Path
     console: Console
+    #: the registered metrics, which score the per-example records of the paired tests
+    #: (None: the reporter loads the installed plugins' metrics itself)
+    metrics: Mapping[str, type[Metric]] | None = None
 
 
 class Reporter(ABC):

@@ -1,8 +1,10 @@
 """What reporters read from a run folder besides results.json.
 
 Everything a report shows comes from the run folder's files, so `harness report RUN_DIR`
-re-renders it: per-example scores from `predictions.jsonl` (for paired tests), the
-`decision:` constraints and strategy chains from `config.yaml`, and loss curves that
+re-renders it: per-example records from `predictions.jsonl` (for paired tests, with the
+registered metrics that score them), the `decision:` constraints (its alpha defaulting
+to the gate's), `bootstrap_resamples` and strategy chains from `config.yaml`, and loss
+curves that
 training strategies saved under `artifacts/<row>/` (`loss.jsonl` lines such as
 `{"step": 10, "loss": 1.9}` or `{"step": 10, "eval_loss": 2.1}`, or the Hugging Face
 Trainer's `trainer_state.json`).
@@ -11,7 +13,7 @@ Trainer's `trainer_state.json`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from harness.analysis import DEFAULT_RESAMPLES
+from harness.metrics import Metric
 from harness.reporting.recommend import (
     DecisionConstraints,
+    PairedData,
     Recommendation,
     knowledge_in_context_by_name,
     recommend,
@@ -41,31 +46,45 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
 
 
 def read_constraints(run_dir: Path) -> tuple[DecisionConstraints, str | None]:
-    """The `decision:` section of the run config, and a note when it could not be used."""
-    raw = read_run_config(run_dir).get("decision")
-    if raw is None:
-        return DecisionConstraints(), None
-    try:
-        return DecisionConstraints.model_validate(raw), None
-    except ValidationError as e:
-        return DecisionConstraints(), f"config.yaml `decision:` ignored: {e.errors()[0]['msg']}"
+    """The `decision:` section of the run config, and a note when it could not be used.
+
+    Its `alpha`, when unset, is the gate's (`gate.alpha`), so that a decision and
+    `harness check` judge significance at the same level.
+    """
+    config = read_run_config(run_dir)
+    raw = config.get("decision")
+    constraints, note = DecisionConstraints(), None
+    if raw is not None:
+        try:
+            constraints = DecisionConstraints.model_validate(raw)
+        except ValidationError as e:
+            note = f"config.yaml `decision:` ignored: {e.errors()[0]['msg']}"
+    gate = config.get("gate")
+    gate_alpha = gate.get("alpha") if isinstance(gate, dict) else None
+    if constraints.alpha is None and isinstance(gate_alpha, int | float) and 0 < gate_alpha < 1:
+        constraints = constraints.model_copy(update={"alpha": float(gate_alpha)})
+    return constraints, note
 
 
-def read_paired_scores(
-    run_dir: Path, results: RunResults
-) -> dict[tuple[str, str], dict[str, float]]:
-    """(strategy, suite) -> example id -> per-example primary-metric score."""
+def read_paired_data(run_dir: Path, metrics: Mapping[str, type[Metric]]) -> PairedData:
+    """Each cell's prediction records, the metrics that score them, and the run's
+    `bootstrap_resamples`, for the recommendation's paired tests."""
     path = Path(run_dir) / "predictions.jsonl"
-    if not path.is_file():
+    resamples = read_run_config(run_dir).get("bootstrap_resamples")
+    n_resamples = resamples if isinstance(resamples, int) and resamples > 0 else DEFAULT_RESAMPLES
+    records = read_predictions(path) if path.is_file() else {}
+    return PairedData(records, metrics, n_resamples=n_resamples)
+
+
+def registered_metrics() -> dict[str, type[Metric]]:
+    """The metrics of the installed plugins ({} when they cannot be loaded: every test is
+    then CI-based)."""
+    try:
+        from harness.plugin_manager import load_plugins
+
+        return dict(load_plugins().metrics.as_dict())
+    except Exception:  # a broken plugin must not break the report
         return {}
-    primary = {s.name: s.primary_metric for s in results.suites}
-    out: dict[tuple[str, str], dict[str, float]] = {}
-    for (strategy, suite), records in read_predictions(path).items():
-        metric = primary.get(suite)
-        scores = {r.output.example_id: r.scores[metric] for r in records if metric in r.scores}
-        if scores:
-            out[(strategy, suite)] = scores
-    return out
 
 
 def knowledge_in_context_lookup(run_dir: Path) -> Callable[[str], bool]:
@@ -103,13 +122,16 @@ def knowledge_in_context_lookup(run_dir: Path) -> Callable[[str], bool]:
     return lookup
 
 
-def decide(run_dir: Path, results: RunResults) -> Recommendation:
-    """The recommendation for a run, from its files."""
+def decide(
+    run_dir: Path, results: RunResults, metrics: Mapping[str, type[Metric]] | None = None
+) -> Recommendation:
+    """The recommendation for a run, from its files; `metrics` score the per-example
+    records (default: the installed plugins' metrics)."""
     constraints, note = read_constraints(run_dir)
     recommendation = recommend(
         results,
         constraints,
-        read_paired_scores(run_dir, results),
+        read_paired_data(run_dir, registered_metrics() if metrics is None else metrics),
         knowledge_in_context_lookup(run_dir),
     )
     if note:

@@ -20,7 +20,6 @@ from harness.reporting.plots import write_plots
 from harness.reporting.recommend import COST_AXES, Recommendation
 from harness.reporting.table import (
     COST_LEGEND,
-    LEGEND,
     PARETO_LEGEND,
     TIE_BREAKER_LABEL,
     ComparisonTable,
@@ -29,6 +28,7 @@ from harness.reporting.table import (
     build_table,
     constraints_text,
     decision_blocks,
+    legend,
     pareto_rows,
 )
 from harness.results import RunResults
@@ -99,7 +99,11 @@ def _decision_box(b: DecisionBlock) -> str:
         f'<p class="reason">{_e(b.reason)}</p>',
     ]
     if b.power:
-        parts.append(f'<p class="reason">{_e(b.power)}</p>')
+        parts.append(f'<p class="reason"><strong>Power:</strong> {_e(b.power)}</p>')
+    if b.training_variance:
+        parts.append(
+            f'<p class="reason"><strong>Training variance:</strong> {_e(b.training_variance)}</p>'
+        )
     if b.tie_breaker:
         parts.append(
             f'<p class="tiebreak"><strong>{_e(TIE_BREAKER_LABEL)}:</strong> {_e(b.tie_breaker)}</p>'
@@ -208,7 +212,7 @@ def render_html(
     plot_note: str = "",
 ) -> str:
     """The whole page; `figures` are (title, PNG path, caption), embedded as data URIs."""
-    table = build_table(results)
+    table = build_table(results, recommendation.alpha)
     started = results.started_at.replace("T", " ")[:16]
     label = COST_AXES[recommendation.cost_axis][0]
     body = [
@@ -221,7 +225,7 @@ def render_html(
         _decisions(recommendation),
         "<section><h2>Quality per suite</h2>",
         _grid(table, ("target", "forgetting"), recommendation),
-        f'<p class="legend">{_e(LEGEND)}</p></section>',
+        f'<p class="legend">{_e(legend(recommendation.alpha))}</p></section>',
         "<section><h2>Cost</h2>",
         _grid(table, ("cost",), recommendation),
         f'<p class="legend">{_e(COST_LEGEND)}</p></section>',
@@ -250,11 +254,16 @@ def render_html(
         "that target included), and one over the rows evaluated on every target, on the mean "
         "primary metric. A strategy is a candidate "
         "when it has no failed cells and meets every constraint. The best candidate is chosen "
-        "only when it is significantly better (p &lt; 0.05) than every other candidate: a "
-        "paired test on the same test examples (exact McNemar, or a stratified paired "
-        "bootstrap), or non-overlapping 95% CIs when per-example scores are not available. "
-        "Otherwise the report says which strategies it cannot separate and suggests the "
-        "cheapest of them, labelled as a tie-breaker. Caveats name the forgetting suites on "
+        f"only when it is significantly better (p &lt; {recommendation.alpha:g}) than every "
+        "other candidate, Holm-corrected over those comparisons: the paired test the run's "
+        "deltas, the gate and harness compare use (exact McNemar, paired bootstrap, or the "
+        "replicate t-test over training seeds; for several suites, the mean of per-suite "
+        "differences with each suite resampled on its own), or the CI-based test when "
+        "per-example scores are not available. Otherwise the report says which strategies "
+        "it cannot separate, the smallest difference the test examples detect at 80% power, "
+        "and suggests the cheapest of them, labelled as a tie-breaker. A row trained (or "
+        "given random demonstrations) with one seed is named: its verdict does not measure "
+        "training variance. Caveats name the forgetting suites on "
         "which the chosen row, or a tied one, is significantly worse than zero-shot "
         "(zero-shot's value → the row's).</p></section>"
     )
@@ -276,7 +285,7 @@ class HtmlReporter(Reporter):
 
     def render(self, context: ReportContext) -> None:
         results, run_dir = context.results, context.run_dir
-        recommendation = decide(run_dir, results)
+        recommendation = decide(run_dir, results, context.metrics)
         figures: list[tuple[str, Path, str]] = []
         note = ""
         curves = read_loss_curves(run_dir, results.strategies())

@@ -15,7 +15,6 @@ from harness.reporting.plots import PLOTS_DIR
 from harness.reporting.recommend import COST_AXES, Recommendation
 from harness.reporting.table import (
     COST_LEGEND,
-    LEGEND,
     PARETO_LEGEND,
     TIE_BREAKER_LABEL,
     ComparisonTable,
@@ -23,6 +22,7 @@ from harness.reporting.table import (
     build_table,
     constraints_text,
     decision_blocks,
+    legend,
     pareto_rows,
 )
 from harness.results import RunResults
@@ -68,7 +68,9 @@ def _decision(b: DecisionBlock) -> list[str]:
         f"> *Quality: {_escape(b.quality)}.* {_escape(b.reason)}",
     ]
     if b.power:
-        lines += [">", f"> {_escape(b.power)}"]
+        lines += [">", f"> **Power:** {_escape(b.power)}"]
+    if b.training_variance:
+        lines += [">", f"> **Training variance:** {_escape(b.training_variance)}"]
     if b.tie_breaker:
         lines += [">", f"> **{TIE_BREAKER_LABEL}:** {_escape(b.tie_breaker)}"]
     extra = [f"**Caveat:** {_escape(c)}" for c in b.caveats]
@@ -94,7 +96,7 @@ def _decisions(recommendation: Recommendation) -> list[str]:
 def render_markdown(
     results: RunResults, recommendation: Recommendation, run_dir: Path | None = None
 ) -> str:
-    table = build_table(results)
+    table = build_table(results, recommendation.alpha)
     lines = [
         f"# harness run `{results.run_id}`",
         "",
@@ -105,7 +107,7 @@ def render_markdown(
     lines += _decisions(recommendation)
     lines += ["", "## Quality", ""]
     lines += _table(table, ("target", "forgetting"), chosen)
-    lines += ["", LEGEND, "", "## Cost", ""]
+    lines += ["", legend(recommendation.alpha), "", "## Cost", ""]
     lines += _table(table, ("cost",), chosen)
     lines += ["", COST_LEGEND, ""]
     header, rows = pareto_rows(recommendation)
@@ -137,7 +139,7 @@ class MarkdownReporter(Reporter):
     description = "report.md in the run folder: the decision and the tables"
 
     def render(self, context: ReportContext) -> None:
-        recommendation = decide(context.run_dir, context.results)
+        recommendation = decide(context.run_dir, context.results, context.metrics)
         (context.run_dir / "report.md").write_text(
             render_markdown(context.results, recommendation, context.run_dir), encoding="utf-8"
         )

@@ -1,6 +1,6 @@
 """The recommendation: which strategy to choose under stated constraints, and why.
 
-Pure logic, no I/O: `recommend(results, constraints, paired_scores, knowledge_in_context)`
+Pure logic, no I/O: `recommend(results, constraints, paired, knowledge_in_context)`
 returns a `Recommendation`: one `Decision` per target suite, over every row evaluated on
 it (rows fine-tuned for that target included), and an overall decision over the rows
 evaluated on every target when there are two targets or more. Each decision is
@@ -10,13 +10,19 @@ conservative on purpose:
   overall view); `quality_suites` names the suites to decide on (default: every target
   suite whose primary metric is higher-is-better);
 - a strategy is a candidate when it has no failed cells and meets every constraint;
-- the best candidate is chosen only when it is significantly better (p < 0.05) than
-  *every* other candidate: a paired test on the same test examples when per-example
-  scores exist (exact McNemar for one suite of 0/1 scores, else a stratified paired
-  bootstrap of the mean), otherwise non-overlapping 95% CIs on every quality suite.
-  Every comparison goes through one function (`compare_quality` by default);
-- otherwise the decision says which strategies cannot be separated, and names the
-  cheapest of them as a tie-breaker *suggestion*, labelled as such;
+- the best candidate is chosen only when it is significantly better than *every* other
+  candidate at `decision.alpha` (default: the gate's alpha, else 0.05), Holm-corrected
+  over those comparisons when there are several. Every comparison goes through one
+  function (`compare_quality` by default), which calls `harness.analysis`: the test the
+  run's deltas, the gate and `harness compare` use (exact McNemar, paired bootstrap, or
+  the replicate t-test when a row has several training seeds) for one suite, the mean of
+  per-suite differences (`compare_strata`) for several, and the CI-based test when
+  per-example scores are missing;
+- otherwise the decision says which strategies cannot be separated, names the cheapest
+  of them as a tie-breaker *suggestion*, labelled as such, and the smallest difference
+  the suite's examples could detect at 80% power;
+- a row whose result depends on the seed but was adapted with one seed is named: the
+  verdict on it does not measure training variance;
 - either way it names the significant forgetting of the chosen row, or of every tied
   row, as caveats (zero-shot's value → the row's value).
 """
@@ -28,13 +34,33 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.results import Cell, RunResults, SuiteInfo
-
-SIGNIFICANCE = 0.05
-BOOTSTRAP_RESAMPLES = 2000
+from harness.analysis import (
+    DEFAULT_ALPHA,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    Comparison,
+    Estimate,
+    Stratum,
+    compare_strata,
+    compare_summaries_over_strata,
+    describe_test,
+    detectable_difference,
+    format_p,
+    holm,
+    training_variance_note,
+)
+from harness.analysis import as_replicates as cell_replicates
+from harness.metrics import Metric
+from harness.results import (
+    Cell,
+    PredictionRecord,
+    RunResults,
+    SuiteInfo,
+    as_replicates,
+    pairing_problem,
+)
 
 CostAxis = Literal[
     "latency_ms", "adapt_seconds", "trainable_params", "artifact_bytes", "prompt_tokens"
@@ -82,6 +108,12 @@ class DecisionConstraints(BaseModel):
         None, description="target suites that define quality (default: all higher-is-better)"
     )
     cost_axis: CostAxis = Field("latency_ms", description="cost axis of the Pareto view")
+    alpha: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="significance level of the decisions (default: the gate's alpha, else 0.05)",
+    )
 
     def describe(self) -> list[str]:
         """The active constraints, in words."""
@@ -172,10 +204,12 @@ class ForgettingDrop:
     metric: str = ""
     before: float | None = None
     after: float | None = None
+    #: the significance level the drop is judged at
+    alpha: float = DEFAULT_ALPHA
 
     @property
     def significant(self) -> bool:
-        return self.drop > 0 and self.p_value < SIGNIFICANCE
+        return self.drop > 0 and self.p_value < self.alpha
 
 
 @dataclass(frozen=True)
@@ -190,16 +224,28 @@ class StrategyProfile:
     costs: StrategyCosts | None
     knowledge_in_context: bool
     failed_suites: tuple[str, ...] = ()
+    #: the seeds the row was adapted with, when its result depends on the seed
+    seeds: tuple[int, ...] = ()
+
+    @property
+    def training_variance_measured(self) -> bool:
+        """False for a seed-dependent row adapted with one seed only."""
+        return len(self.seeds) != 1
 
 
-def drop_vs_zero_shot(cell: Cell | None, suite: SuiteInfo) -> ForgettingDrop | None:
-    """The forgetting drop of a cell, from its paired delta to zero-shot."""
+def drop_vs_zero_shot(
+    cell: Cell | None, suite: SuiteInfo, alpha: float = DEFAULT_ALPHA
+) -> ForgettingDrop | None:
+    """The forgetting drop of a cell, from its paired delta to zero-shot, judged at
+    `alpha`."""
     if cell is None or not cell.has_figures:
         return None
     metric = cell.metrics.get(suite.primary_metric)
     after = None if metric is None or math.isnan(metric.value) else metric.value
     if cell.strategy == "zero-shot":
-        return ForgettingDrop(suite.name, 0.0, (0.0, 0.0), 1.0, suite.primary_metric, after, after)
+        return ForgettingDrop(
+            suite.name, 0.0, (0.0, 0.0), 1.0, suite.primary_metric, after, after, alpha
+        )
     delta = cell.delta_vs_zero_shot.get(suite.primary_metric)
     if delta is None or math.isnan(delta.value):
         return None
@@ -215,6 +261,7 @@ def drop_vs_zero_shot(cell: Cell | None, suite: SuiteInfo) -> ForgettingDrop | N
         suite.primary_metric,
         before,
         after,
+        alpha,
     )
 
 
@@ -230,10 +277,11 @@ def build_profiles(
     suites: Sequence[SuiteInfo],
     knowledge_in_context: Callable[[str], bool],
     rows: Sequence[str] | None = None,
+    alpha: float = DEFAULT_ALPHA,
 ) -> list[StrategyProfile]:
     """What the decision knows about each of `rows` (default: every row), with quality
     the mean primary metric over `suites`; failures count on `suites` and the forgetting
-    suites."""
+    suites; forgetting is significant at `alpha`."""
     forgetting = [s for s in results.suites if s.role == "forgetting"]
     counted = {s.name for s in (*suites, *forgetting)}
     profiles = []
@@ -249,7 +297,11 @@ def build_profiles(
         drops = tuple(
             d
             for s in forgetting
-            if (d := drop_vs_zero_shot(results.cell(strategy, s.name), s)) is not None
+            if (d := drop_vs_zero_shot(results.cell(strategy, s.name), s, alpha)) is not None
+        )
+        seeds = next(
+            (tuple(c.seeds) for c in results.cells if c.strategy == strategy and c.has_figures),
+            (),
         )
         failed = tuple(
             c.suite
@@ -265,6 +317,7 @@ def build_profiles(
                 strategy_costs(results, strategy),
                 knowledge_in_context(strategy),
                 failed,
+                seeds,
             )
         )
     return profiles
@@ -272,43 +325,76 @@ def build_profiles(
 
 # -- statistics ----------------------------------------------------------------------
 
-#: (strategy, suite) -> example id -> per-example score of the suite's primary metric
-PairedScores = Mapping[tuple[str, str], Mapping[str, float]]
+
+@dataclass(frozen=True)
+class PairedData:
+    """What the paired tests read: each cell's prediction records (one per example and
+    replicate seed) and the metrics that score them, with the comparison bootstrap's
+    seed and size (the run's `bootstrap_resamples`, as for its deltas)."""
+
+    #: (row, suite) -> the cell's records from predictions.jsonl
+    records: Mapping[tuple[str, str], Sequence[PredictionRecord]] = field(default_factory=dict)
+    #: metric name -> metric class (the plugin registry's)
+    metrics: Mapping[str, type[Metric]] = field(default_factory=dict)
+    seed: int = DEFAULT_SEED
+    n_resamples: int = DEFAULT_RESAMPLES
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """Quality of `a` minus quality of `b`, and whether the data separate them."""
+class QualityComparison:
+    """Quality of row `a` minus quality of row `b`, tested by `harness.analysis`."""
 
     a: str
     b: str
-    difference: float
-    #: None when no paired data exist (the CI rule decided)
-    p_value: float | None
-    #: "mcnemar", "paired-bootstrap" or "ci-overlap"
-    test: str
-    n_examples: int = 0
+    result: Comparison
+    #: why no paired test was possible ("" when the test is paired)
+    why_not_paired: str = ""
+    #: rows of the pair adapted with one seed although their result depends on it
+    single_seed: tuple[str, ...] = ()
+    #: the Holm-adjusted p-value when the leader was compared with several rivals
+    p_adjusted: float | None = None
+    #: how many comparisons the Holm correction covered
+    family: int = 1
 
     @property
-    def separated(self) -> bool:
-        if self.p_value is None:
-            return self.test == "ci-separated"
-        return self.p_value < SIGNIFICANCE and self.difference > 0
+    def difference(self) -> float:
+        return self.result.difference
+
+    @property
+    def p_value(self) -> float:
+        return self.result.p_value
+
+    @property
+    def test(self) -> str:
+        return self.result.test
+
+    @property
+    def n_examples(self) -> int:
+        return self.result.n_examples
+
+    def separated(self, alpha: float) -> bool:
+        """`a` is significantly better: the (Holm-adjusted) p-value is below `alpha`."""
+        p = self.p_value if self.p_adjusted is None else self.p_adjusted
+        return not math.isnan(p) and p < alpha and self.difference > 0
 
     def evidence(self) -> str:
-        """The test in words, e.g. `p = 0.003, McNemar on 200 paired examples`."""
-        if self.p_value is None:
-            return (
-                "95% CIs do not overlap"
-                if self.test == "ci-separated"
-                else "95% CIs overlap, no paired data"
+        """The test in words, as the gate and `harness compare` write it, e.g.
+        `p=0.003, exact McNemar on 200 matched examples`."""
+        r = self.result
+        test = describe_test(r.test, r.n_examples, r.replicates, r.strata)
+        text = f"p={format_p(r.p_value)}, {test}"
+        if self.why_not_paired:
+            text += f" ({self.why_not_paired})"
+        if self.p_adjusted is not None:
+            text += (
+                f"; Holm-corrected over {self.family} comparisons (one per rival): "
+                f"p={format_p(self.p_adjusted)}"
             )
-        name = "McNemar" if self.test == "mcnemar" else "paired bootstrap"
-        return f"{format_p(self.p_value)}, {name} on {self.n_examples} paired examples"
-
-
-def format_p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+        if self.single_seed:
+            text += f"; {_join(list(self.single_seed))}: {training_variance_note(False)}"
+        elif r.training_variance_measured:
+            text += f"; {training_variance_note(True)}"
+        return text
 
 
 def format_value(value: float) -> str:
@@ -321,88 +407,74 @@ def format_value(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided exact McNemar p-value for paired 0/1 scores."""
-    only_a = int(np.count_nonzero((a == 1.0) & (b == 0.0)))
-    only_b = int(np.count_nonzero((a == 0.0) & (b == 1.0)))
-    n = only_a + only_b
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1))
-    return min(1.0, 2 * tail / 2**n)
-
-
-def stratified_paired_bootstrap(
-    differences: Sequence[np.ndarray], *, seed: int, n_resamples: int = BOOTSTRAP_RESAMPLES
-) -> float:
-    """Two-sided p-value of the mean over strata of per-stratum mean differences.
-
-    Examples are resampled within each stratum (suite); p is the share of the
-    null distribution (the bootstrap distribution shifted to zero) at least as extreme
-    as the observed value, with +1 so that it is never 0.
-    """
-    observed = float(np.mean([d.mean() for d in differences]))
-    if observed == 0.0:
-        return 1.0
-    rng = np.random.default_rng(seed)
-    replicates = np.zeros(n_resamples)
-    for d in differences:
-        replicates += d[rng.integers(0, len(d), size=(n_resamples, len(d)))].mean(axis=1)
-    replicates /= len(differences)
-    extreme = np.abs(replicates - observed) >= abs(observed)
-    return float((1 + np.count_nonzero(extreme)) / (1 + n_resamples))
-
-
 def compare_quality(
     a: StrategyProfile,
     b: StrategyProfile,
     suites: Sequence[SuiteInfo],
-    paired: PairedScores,
-    seed: int = 0,
-) -> Comparison:
-    """Is `a` better than `b` on quality? Paired when every suite has matching examples."""
-    assert a.quality is not None and b.quality is not None
-    difference = a.quality - b.quality
-    pairs = [_paired_arrays(a, b, s, paired) for s in suites]
-    if suites and all(p is not None for p in pairs):
-        arrays = [p for p in pairs if p is not None]
-        n = sum(len(x) for x, _ in arrays)
-        binary = all(_is_binary(x) and _is_binary(y) for x, y in arrays)
-        if len(arrays) == 1 and binary:
-            p = mcnemar_exact(*arrays[0])
-            return Comparison(a.strategy, b.strategy, difference, p, "mcnemar", n)
-        p = stratified_paired_bootstrap([x - y for x, y in arrays], seed=seed)
-        return Comparison(a.strategy, b.strategy, difference, p, "paired-bootstrap", n)
-    separated = all(
-        a.per_suite[s.name][1][0] > b.per_suite[s.name][1][1]
-        if s.higher_is_better
-        else a.per_suite[s.name][1][1] < b.per_suite[s.name][1][0]
-        for s in suites
-    )
-    return Comparison(
-        a.strategy, b.strategy, difference, None, "ci-separated" if separated else "ci-overlap"
-    )
+    data: PairedData,
+) -> QualityComparison:
+    """Is `a` better than `b` on quality (the mean primary metric over `suites`)?
+
+    Paired (`compare_strata`: the run's own test for one suite, the mean of per-suite
+    differences for several; replicates paired by seed) when every suite has both rows'
+    per-example scores on the same examples; else CI-based from the cells' values and
+    95% CIs (`compare_summaries_over_strata`).
+    """
+    single_seed = tuple(p.strategy for p in (a, b) if not p.training_variance_measured)
+    strata, why = _strata(a, b, suites, data)
+    if not why:
+        try:
+            result = compare_strata(strata, seed=data.seed, n_resamples=data.n_resamples)
+            return QualityComparison(a.strategy, b.strategy, result, single_seed=single_seed)
+        except ValueError as e:
+            why = f"no paired test: {e}"
+    summaries = [(Estimate(*a.per_suite[s.name]), Estimate(*b.per_suite[s.name])) for s in suites]
+    result = compare_summaries_over_strata(summaries)
+    return QualityComparison(a.strategy, b.strategy, result, why, single_seed)
 
 
-def _paired_arrays(
-    a: StrategyProfile, b: StrategyProfile, suite: SuiteInfo, paired: PairedScores
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Aligned per-example scores of a and b on one suite, when they reproduce the cell
-    values (a plain-mean metric) and cover the same examples; else None."""
-    sa, sb = paired.get((a.strategy, suite.name)), paired.get((b.strategy, suite.name))
-    if not sa or not sb or set(sa) != set(sb):
+def _strata(
+    a: StrategyProfile, b: StrategyProfile, suites: Sequence[SuiteInfo], data: PairedData
+) -> tuple[list[Stratum], str]:
+    """Each suite's metric and the two rows' replicates, or why they cannot be paired."""
+    strata: list[Stratum] = []
+    for suite in suites:
+        metric = suite.primary_metric
+        ra, rb = (
+            data.records.get((a.strategy, suite.name)),
+            data.records.get((b.strategy, suite.name)),
+        )
+        if not ra or not rb:
+            return [], f"no per-example scores on {suite.name}"
+        if metric not in data.metrics:
+            return [], f"metric {metric!r} is not registered"
+        problem = pairing_problem(ra, rb, metric, (a.strategy, b.strategy))
+        if problem:
+            return [], f"{suite.name}: {problem}"
+        metric_class = data.metrics[metric]
+        strata.append((metric_class(), as_replicates(ra, metric), as_replicates(rb, metric)))
+    return strata, ""
+
+
+def power_of(
+    a: StrategyProfile,
+    b: StrategyProfile,
+    suites: Sequence[SuiteInfo],
+    data: PairedData,
+    alpha: float,
+) -> tuple[float, int] | None:
+    """The minimum detectable quality difference between two rows at 80% power, and the
+    number of test examples it is for (None without paired per-example scores)."""
+    strata, why = _strata(a, b, suites, data)
+    if why:
         return None
-    ids = sorted(sa)
-    x = np.array([sa[i] for i in ids], dtype=np.float64)
-    y = np.array([sb[i] for i in ids], dtype=np.float64)
-    for scores, profile in ((x, a), (y, b)):
-        if abs(float(scores.mean()) - profile.per_suite[suite.name][0]) > 1e-6:
-            return None  # a corpus-level metric: per-example scores do not average to it
-    return x, y
-
-
-def _is_binary(scores: np.ndarray) -> bool:
-    return bool(np.all((scores == 0.0) | (scores == 1.0)))
+    try:
+        difference = detectable_difference(strata, alpha=alpha)
+    except ValueError:
+        return None
+    if difference is None:
+        return None
+    return difference, sum(len(cell_replicates(x)[0].outputs) for _, x, _ in strata)
 
 
 # -- Pareto --------------------------------------------------------------------------
@@ -440,7 +512,7 @@ def pareto_front(profiles: Sequence[StrategyProfile], axis: str) -> list[ParetoP
 #: the statistical comparison behind every decision: is `a` better than `b` on `suites`?
 #: One function, so that the test behind the decisions can be swapped in one place.
 CompareQuality = Callable[
-    [StrategyProfile, StrategyProfile, Sequence[SuiteInfo], PairedScores, int], Comparison
+    [StrategyProfile, StrategyProfile, Sequence[SuiteInfo], PairedData], QualityComparison
 ]
 
 
@@ -453,13 +525,13 @@ class ForgettingCaveat:
     drop: ForgettingDrop
 
     def text(self) -> str:
-        """e.g. `sft@a is worse on reading: exact_match 0.810 → 0.420 (p < 0.001)`."""
+        """e.g. `sft@a is worse on reading: exact_match 0.810 → 0.420 (p=4e-10)`."""
         d = self.drop
         if d.before is None or d.after is None:
             change = f"by {d.drop:.3f} vs zero-shot"
         else:
             change = f"{d.metric} {format_value(d.before)} → {format_value(d.after)}".lstrip()
-        return f"{self.strategy} is worse on {d.suite}: {change} ({format_p(d.p_value)})"
+        return f"{self.strategy} is worse on {d.suite}: {change} (p={format_p(d.p_value)})"
 
 
 @dataclass(frozen=True)
@@ -488,9 +560,15 @@ class Decision:
     caveats: tuple[ForgettingCaveat, ...] = ()
     #: the comparison that decided: the winner against the runner-up, or the leader
     #: against the closest row it cannot be separated from
-    evidence: Comparison | None = None
+    evidence: QualityComparison | None = None
     #: the smallest quality difference the data could have detected (power), when known
     min_detectable_difference: float | None = None
+    #: the test examples `min_detectable_difference` is for (over every quality suite)
+    power_examples: int = 0
+    #: the significance level of the decision
+    alpha: float = DEFAULT_ALPHA
+    #: rows compared here that depend on the seed but were adapted with one seed
+    single_seed: tuple[str, ...] = ()
     #: (strategy, why it is not a candidate)
     excluded: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
@@ -499,7 +577,7 @@ class Decision:
     cost_axis: str = "latency_ms"
     #: the rows evaluated in this scope
     profiles: tuple[StrategyProfile, ...] = ()
-    comparisons: tuple[Comparison, ...] = ()
+    comparisons: tuple[QualityComparison, ...] = ()
     pareto: tuple[ParetoPoint, ...] = field(default_factory=tuple)
 
     @property
@@ -525,6 +603,8 @@ class Recommendation:
     cost_axis: str = "latency_ms"
     #: every row, with its forgetting drops and costs
     profiles: tuple[StrategyProfile, ...] = ()
+    #: the significance level of every decision
+    alpha: float = DEFAULT_ALPHA
 
     @property
     def views(self) -> tuple[Decision, ...]:
@@ -558,7 +638,7 @@ class Recommendation:
 def recommend(
     results: RunResults,
     constraints: DecisionConstraints | None = None,
-    paired_scores: PairedScores | None = None,
+    paired: PairedData | None = None,
     knowledge_in_context: Callable[[str], bool] | None = None,
     compare: CompareQuality = compare_quality,
 ) -> Recommendation:
@@ -566,22 +646,25 @@ def recommend(
     one over the rows evaluated on every target (when there are two targets or more).
 
     Quality suites: `constraints.quality_suites`, else every target suite whose primary
-    metric is higher-is-better.
+    metric is higher-is-better. Significance: `constraints.alpha`, else 0.05 (the report
+    fills it from the gate's alpha). Without `paired` data every test is CI-based.
     """
     constraints = constraints or DecisionConstraints()
-    paired = paired_scores or {}
+    alpha = DEFAULT_ALPHA if constraints.alpha is None else constraints.alpha
+    data = paired or PairedData()
     in_context = knowledge_in_context or knowledge_in_context_by_name
     listed = quality_suites(results, constraints)
     # a lower-is-better quality would be ranked backwards by the comparison
     suites = [s for s in listed if s.higher_is_better]
     notes = tuple(_suite_notes(results, constraints, listed))
-    everyone = build_profiles(results, [], in_context)
+    everyone = build_profiles(results, [], in_context, alpha=alpha)
     shared = Recommendation(
         (),
         constraints=tuple(constraints.describe()),
         notes=notes,
         cost_axis=constraints.cost_axis,
         profiles=tuple(everyone),
+        alpha=alpha,
     )
     if not suites:
         nothing = Decision(
@@ -595,10 +678,8 @@ def recommend(
 
     def scope(name: str, scope_suites: Sequence[SuiteInfo]) -> Decision:
         rows = [r for r in results.strategies() if _evaluated(results, r, scope_suites)]
-        profiles = build_profiles(results, scope_suites, in_context, rows)
-        return decide_scope(
-            name, scope_suites, profiles, constraints, paired, results.seed, compare
-        )
+        profiles = build_profiles(results, scope_suites, in_context, rows, alpha)
+        return decide_scope(name, scope_suites, profiles, constraints, data, alpha, compare)
 
     decisions = tuple(scope(s.name, [s]) for s in suites)
     overall = None
@@ -622,11 +703,16 @@ def decide_scope(
     suites: Sequence[SuiteInfo],
     profiles: Sequence[StrategyProfile],
     constraints: DecisionConstraints,
-    paired: PairedScores,
-    seed: int = 0,
+    data: PairedData,
+    alpha: float,
     compare: CompareQuality = compare_quality,
 ) -> Decision:
-    """Choose among `profiles` on the quality of `suites`, or say why the data cannot."""
+    """Choose among `profiles` on the quality of `suites` at level `alpha`, or say why
+    the data cannot.
+
+    The best candidate must beat every other one; with several rivals the p-values are
+    Holm-corrected over those comparisons (family-wise error at `alpha`).
+    """
     base = Decision(
         "none",
         "No strategy meets the constraints",
@@ -637,6 +723,7 @@ def decide_scope(
         cost_axis=constraints.cost_axis,
         profiles=tuple(profiles),
         pareto=tuple(pareto_front(profiles, constraints.cost_axis)),
+        alpha=alpha,
     )
     excluded = [(p.strategy, why) for p in profiles if (why := _exclusion(p, constraints))]
     out = {name for name, _ in excluded}
@@ -660,8 +747,16 @@ def decide_scope(
         return replace(base, reason=reason, excluded=tuple(excluded))
 
     best = candidates[0]
-    comparisons = [compare(best, other, suites, paired, seed) for other in candidates[1:]]
+    comparisons = [compare(best, other, suites, data) for other in candidates[1:]]
+    if len(comparisons) > 1:
+        adjusted = holm([c.p_value for c in comparisons])
+        comparisons = [
+            replace(c, p_adjusted=p, family=len(comparisons))
+            for c, p in zip(comparisons, adjusted, strict=True)
+        ]
     notes = tuple(_caveats(best, constraints, suites))
+    single_seed = tuple(p.strategy for p in candidates if not p.training_variance_measured)
+    base = replace(base, single_seed=single_seed)
     if len(candidates) == 1:
         reason = (
             f"{best.strategy} is the only strategy that meets the constraints"
@@ -679,7 +774,7 @@ def decide_scope(
         )
 
     tied = [best] + [
-        c for c, cmp in zip(candidates[1:], comparisons, strict=True) if not cmp.separated
+        c for c, cmp in zip(candidates[1:], comparisons, strict=True) if not cmp.separated(alpha)
     ]
     if len(tied) == 1:
         runner_up = comparisons[0]
@@ -704,15 +799,16 @@ def decide_scope(
         )
 
     names = _join([t.strategy for t in tied])
-    closest = next(c for c in comparisons if not c.separated)
+    closest = next(c for c in comparisons if not c.separated(alpha))
     other = next(p for p in candidates if p.strategy == closest.b)
     reason = (
         f"The data do not separate {names}: {best.strategy} ({_quality_text(best, suites)}) "
         f"leads {other.strategy} ({_quality_text(other, suites)}) by "
         f"Δ {closest.difference:+.3f} ({closest.evidence()}), not significant at "
-        f"p < {SIGNIFICANCE}."
+        f"alpha {alpha:g}."
     )
     pick, pick_reason = _tie_breaker(tied, constraints)
+    power = power_of(best, other, suites, data, alpha)
     return replace(
         base,
         verdict="tie",
@@ -723,6 +819,8 @@ def decide_scope(
         tie_breaker_reason=pick_reason,
         caveats=_forgetting_caveats(tied),
         evidence=closest,
+        min_detectable_difference=None if power is None else power[0],
+        power_examples=0 if power is None else power[1],
         excluded=tuple(excluded),
         notes=notes,
         comparisons=tuple(comparisons),
@@ -746,7 +844,7 @@ def _exclusion(p: StrategyProfile, c: DecisionConstraints) -> str:
             if d.drop > c.max_forgetting:
                 return (
                     f"lowers {d.suite} by {d.drop:.3f} vs zero-shot "
-                    f"(allowed {c.max_forgetting:g}; {format_p(d.p_value)})"
+                    f"(allowed {c.max_forgetting:g}; p={format_p(d.p_value)})"
                 )
     costs = p.costs
     if costs is not None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+from harness.analysis import DEFAULT_ALPHA, format_p, training_variance_note
 from harness.reporting.recommend import (
     COST_AXES,
-    SIGNIFICANCE,
     Decision,
     Recommendation,
-    format_p,
     strategy_costs,
 )
 from harness.results import Cell, RunResults, SuiteInfo
@@ -27,7 +26,7 @@ class TableCell:
     text: str
     best: bool = False
     failed: bool = False
-    #: the paired difference to zero-shot is significant (p < 0.05)
+    #: the paired difference to zero-shot is significant (p < alpha)
     significant: bool = False
     #: a forgetting suite, significantly worse than zero-shot
     drop: bool = False
@@ -51,7 +50,9 @@ def _fmt(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.3f}"
 
 
-def _metric_cell(cell: Cell | None, suite: SuiteInfo) -> tuple[TableCell, float | None]:
+def _metric_cell(
+    cell: Cell | None, suite: SuiteInfo, alpha: float
+) -> tuple[TableCell, float | None]:
     if cell is None:
         return TableCell("—"), None
     if cell.status == "failed":
@@ -66,11 +67,11 @@ def _metric_cell(cell: Cell | None, suite: SuiteInfo) -> tuple[TableCell, float 
     delta = cell.delta_vs_zero_shot.get(suite.primary_metric)
     significant = drop = False
     if delta is not None and not math.isnan(delta.value):
-        significant = delta.p_value < SIGNIFICANCE
+        significant = delta.p_value < alpha
         worse = delta.value < 0 if suite.higher_is_better else delta.value > 0
         drop = significant and worse and suite.role == "forgetting"
         mark = "*" if significant else ""
-        text += f"\nΔ {delta.value:+.3f}{mark} ({format_p(delta.p_value).replace(' ', '')})"
+        text += f"\nΔ {delta.value:+.3f}{mark} (p={format_p(delta.p_value)})"
         if drop:
             text += "\nDROP"
     return TableCell(text, significant=significant, drop=drop), metric.value
@@ -124,7 +125,8 @@ COST_TITLES = (
 )
 
 
-def build_table(results: RunResults) -> ComparisonTable:
+def build_table(results: RunResults, alpha: float = DEFAULT_ALPHA) -> ComparisonTable:
+    """The table of a run; a Δ to zero-shot is marked significant when p < `alpha`."""
     suites = sorted(results.suites, key=lambda s: (s.role != "target", s.name))
     columns = [Column(f"{s.name}\n{s.primary_metric}", s.role, s.name) for s in suites] + [
         Column(title, "cost") for title in COST_TITLES
@@ -132,7 +134,7 @@ def build_table(results: RunResults) -> ComparisonTable:
     strategies = results.strategies()
     grid: list[list[TableCell]] = [[] for _ in strategies]
     for suite in suites:
-        made = [_metric_cell(results.cell(st, suite.name), suite) for st in strategies]
+        made = [_metric_cell(results.cell(st, suite.name), suite, alpha) for st in strategies]
         marked = _mark_best([m[0] for m in made], [m[1] for m in made], suite.higher_is_better)
         for row, cell in zip(grid, marked, strict=True):
             row.append(cell)
@@ -146,11 +148,16 @@ def build_table(results: RunResults) -> ComparisonTable:
     return ComparisonTable(columns, list(zip(strategies, grid, strict=True)), failures)
 
 
-LEGEND = (
-    "Each suite: primary metric, its 95% CI, and Δ = difference to zero-shot on the same "
-    "examples with its p-value (* = p < 0.05, paired test). DROP: a forgetting suite "
-    "significantly worse than zero-shot. Best of each column highlighted."
-)
+def legend(alpha: float = DEFAULT_ALPHA) -> str:
+    """What the quality table shows."""
+    return (
+        "Each suite: primary metric, its 95% CI, and Δ = difference to zero-shot on the same "
+        f"examples with its p-value (* = p < {alpha:g}, paired test). DROP: a forgetting "
+        "suite significantly worse than zero-shot. Best of each column highlighted."
+    )
+
+
+LEGEND = legend()
 COST_LEGEND = (
     "adapt s: adaptation time; eval s: evaluation time over all suites; ms/example: eval "
     "latency per test example; artifact MB: size of what the strategy saved (0 when "
@@ -187,8 +194,10 @@ class DecisionBlock:
     reason: str
     #: "ROW — why" when the data cannot separate the leaders, else ""
     tie_breaker: str
-    #: the minimum detectable difference, when known
+    #: the minimum detectable difference and what to do about it (ties only), or ""
     power: str
+    #: the rows adapted with one seed although their result depends on it, or ""
+    training_variance: str
     caveats: tuple[str, ...]
     #: "ROW: why"
     excluded: tuple[str, ...]
@@ -203,13 +212,47 @@ def decision_blocks(recommendation: Recommendation) -> list[DecisionBlock]:
     return [_block(d) for d in recommendation.views]
 
 
-def _block(d: Decision) -> DecisionBlock:
-    power = ""
-    if d.min_detectable_difference is not None and d.verdict == "tie":
-        power = (
-            f"With these examples, a quality difference below {d.min_detectable_difference:.3f} "
-            "could not have been detected."
+def power_text(d: Decision) -> str:
+    """For a tie: the smallest quality difference the test examples detect at 80% power,
+    so that the reader knows whether to add examples or accept the tie ("" otherwise)."""
+    mdd, n = d.min_detectable_difference, d.power_examples
+    if mdd is None or d.verdict != "tie" or n <= 0:
+        return ""
+    k = len(d.quality_suites)
+    where = "this suite detects" if k <= 1 else f"over {k} suites the mean quality detects"
+    if math.isinf(mdd):
+        return (
+            f"With {n} test examples {where.replace('detects', 'cannot detect')} any "
+            "difference at 80% power: add test examples before reading anything into the gap."
         )
+    text = (
+        f"With {n} test examples {where} differences of {mdd:.3f} or more at 80% power; "
+        "a smaller true difference needs more examples."
+    )
+    observed = abs(d.evidence.difference) if d.evidence is not None else 0.0
+    if 0 < observed < mdd:
+        needed = math.ceil(n * (mdd / observed) ** 2)
+        text += (
+            f" Detecting the observed Δ {observed:.3f} would take about {needed:,} examples; "
+            "if a difference that small does not matter, accept the tie."
+        )
+    return text
+
+
+def training_variance_text(d: Decision) -> str:
+    """Which rows of a decision were adapted with one seed, and what to do ("" if none)."""
+    if not d.single_seed:
+        return ""
+    rows = ", ".join(d.single_seed)
+    return (
+        f"{rows}: {training_variance_note(False)}. A decision about trained strategies (or "
+        "random demonstrations) needs `replicates: 3` in the run config: another seed can "
+        "move a row by more than the gaps compared here."
+    )
+
+
+def _block(d: Decision) -> DecisionBlock:
+    power = power_text(d)
     return DecisionBlock(
         verdict=d.verdict,
         title=d.title,
@@ -218,6 +261,7 @@ def _block(d: Decision) -> DecisionBlock:
         reason=d.reason,
         tie_breaker=f"{d.tie_breaker} — {d.tie_breaker_reason}." if d.tie_breaker else "",
         power=power,
+        training_variance=training_variance_text(d),
         caveats=tuple(c.text() for c in d.caveats),
         excluded=tuple(f"{name}: {why}" for name, why in d.excluded),
         notes=d.notes,

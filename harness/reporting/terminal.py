@@ -14,7 +14,6 @@ from harness.reporting.evidence import cell_warnings, decide
 from harness.reporting.recommend import Recommendation
 from harness.reporting.table import (
     COST_LEGEND,
-    LEGEND,
     PARETO_LEGEND,
     TIE_BREAKER_LABEL,
     ComparisonTable,
@@ -22,6 +21,7 @@ from harness.reporting.table import (
     build_table,
     constraints_text,
     decision_blocks,
+    legend,
     pareto_rows,
 )
 
@@ -85,7 +85,9 @@ def decision_panel(block: DecisionBlock) -> Panel:
         Text(block.reason),
     ]
     if block.power:
-        parts.append(Text(block.power))
+        parts.append(Text.assemble(("Power: ", "bold"), block.power))
+    if block.training_variance:
+        parts.append(Text.assemble(("Training variance: ", "bold yellow"), block.training_variance))
     if block.tie_breaker:
         parts.append(Text.assemble((f"{TIE_BREAKER_LABEL}: ", "bold yellow"), block.tie_breaker))
     parts += [Text.assemble(("Caveat: ", "bold red"), caveat) for caveat in block.caveats]
@@ -117,18 +119,18 @@ class TerminalReporter(Reporter):
 
     def render(self, context: ReportContext) -> None:
         results = context.results
-        table = build_table(results)
+        recommendation = decide(context.run_dir, results, context.metrics)
+        table = build_table(results, recommendation.alpha)
         console = context.console
         console.print(
             _rich_table(
                 table,
                 ("target", "forgetting"),
                 f"Quality · run {results.run_id} · model {results.model} · seed {results.seed}",
-                LEGEND,
+                legend(recommendation.alpha),
             )
         )
         console.print(_rich_table(table, ("cost",), "Cost", COST_LEGEND))
-        recommendation = decide(context.run_dir, results)
         pareto = _pareto_table(recommendation)
         if pareto is not None:
             console.print(pareto)

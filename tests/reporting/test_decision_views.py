@@ -13,13 +13,15 @@ import pytest
 import yaml
 from rich.console import Console
 
+from harness.analysis import minimum_detectable_difference
 from harness.cli import main
+from harness.metrics import ExampleOutput
 from harness.reporting.html import render_html
 from harness.reporting.markdown import render_markdown
 from harness.reporting.recommend import Recommendation, recommend
 from harness.reporting.table import DecisionBlock, decision_blocks
 from harness.reporting.terminal import decision_view
-from harness.results import RunResults, read_results
+from harness.results import PredictionRecord, RunResults, read_results
 from tests.reporting.test_recommend import two_targets
 
 PLUGIN = "tests.reporting.plugins_for_compare"
@@ -57,6 +59,13 @@ def html_sections(page: str) -> dict[str, str]:
     return out
 
 
+def _records(row: str, scores: dict[str, float]) -> list[PredictionRecord]:
+    return [
+        PredictionRecord(row, "catalog", "", ExampleOutput(i, "p", ("r",)), {"accuracy": v})
+        for i, v in scores.items()
+    ]
+
+
 def render_all(results: RunResults, recommendation: Recommendation) -> list[dict[str, str]]:
     console = Console(record=True, width=WIDTH, color_system=None)
     console.print(decision_view(recommendation))
@@ -86,7 +95,7 @@ def assert_same_decisions(blocks: list[DecisionBlock], rendered: list[dict[str, 
 
 def test_three_reports_name_the_same_winner_and_caveats_per_target() -> None:
     results, paired = two_targets()
-    recommendation = recommend(results, paired_scores=paired)
+    recommendation = recommend(results, paired=paired)
     blocks = decision_blocks(recommendation)
     assert [(b.title, b.headline) for b in blocks] == [
         ("intent", "Choose sft@intent"),
@@ -94,28 +103,62 @@ def test_three_reports_name_the_same_winner_and_caveats_per_target() -> None:
         ("All targets", "Choose rag"),
     ]
     assert blocks[0].caveats == (
-        "sft@intent is worse on reading: perplexity 5.65 → 96.5 (p = 0.001)",
+        "sft@intent is worse on reading: perplexity 5.65 → 96.5 (p=0.001)",
     )
     assert blocks[1].tie_breaker.startswith("sft@catalog — is the cheapest by eval latency")
     assert blocks[1].caveats == (
-        "sft@catalog is worse on reading: perplexity 5.65 → 7.10 (p = 0.010)",
+        "sft@catalog is worse on reading: perplexity 5.65 → 7.10 (p=0.010)",
     )
     assert_same_decisions(blocks, render_all(results, recommendation))
 
 
-def test_minimum_detectable_difference_is_shown_only_when_known() -> None:
+def test_a_tie_shows_what_its_examples_could_detect_in_every_view() -> None:
     results, paired = two_targets()
-    recommendation = recommend(results, paired_scores=paired)
-    assert not any(b.power for b in decision_blocks(recommendation))
-    catalog = replace(recommendation.decisions[1], min_detectable_difference=0.125)
-    known = replace(recommendation, decisions=(recommendation.decisions[0], catalog))
-    blocks = decision_blocks(known)
-    assert blocks[1].power == (
-        "With these examples, a quality difference below 0.125 could not have been detected."
+    # sft@catalog right on e30..e97 (68), rag on e0..e69 (70): 58 discordant examples
+    sft = {f"e{i}": 1.0 if 30 <= i < 98 else 0.0 for i in range(100)}
+    paired = replace(
+        paired,
+        records={**paired.records, ("sft@catalog", "catalog"): _records("sft@catalog", sft)},
     )
-    for sections in render_all(results, known):
+    recommendation = recommend(results, paired=paired)
+    blocks = decision_blocks(recommendation)
+    catalog = recommendation.decisions[1]
+    assert catalog.min_detectable_difference == pytest.approx(
+        minimum_detectable_difference(100, discordance=0.58)
+    )
+    assert catalog.power_examples == 100
+    assert blocks[1].power.startswith(
+        f"With 100 test examples this suite detects differences of "
+        f"{catalog.min_detectable_difference:.3f} or more at 80% power; a smaller true "
+        "difference needs more examples. Detecting the observed Δ 0.020 would take about"
+    )
+    assert blocks[0].power == blocks[2].power == ""  # decisions that chose
+    for sections in render_all(results, recommendation):
         assert blocks[1].power in sections["catalog"]
-        assert "detected" not in sections["intent"]
+        assert "80% power" not in sections["intent"] + sections["All targets"]
+
+
+def test_a_single_seed_trained_row_is_flagged_in_every_view() -> None:
+    results, paired = two_targets()
+    once = results.model_copy(
+        update={
+            "cells": [
+                c.model_copy(update={"seeds": [0]}) if c.strategy.startswith("sft") else c
+                for c in results.cells
+            ]
+        }
+    )
+    recommendation = recommend(once, paired=paired)
+    blocks = decision_blocks(recommendation)
+    assert recommendation.decisions[0].single_seed == ("sft@intent",)
+    line = blocks[0].training_variance
+    assert line.startswith("sft@intent: one training seed: seed-to-seed variance not measured")
+    assert "`replicates: 3`" in line
+    assert blocks[2].training_variance == ""  # overall: zero-shot and rag only
+    for sections in render_all(once, recommendation):
+        assert line in sections["intent"] and line.split(":")[0] + ":" not in sections[
+            "All targets"
+        ].replace("sft@intent is worse", "")
 
 
 @pytest.fixture(scope="module")
