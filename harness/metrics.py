@@ -3,7 +3,7 @@
 A metric sees one `ExampleOutput` per test example. `score` gives the per-example
 value written to predictions.jsonl; `aggregate` turns a (possibly resampled) list of
 outputs into the figure reported in results.json. Corpus-level metrics (macro F1,
-perplexity) override `aggregate`; mean-of-scores metrics keep the default. The
+perplexity, BLEU) override `aggregate`; mean-of-scores metrics keep the default. The
 bootstrap in `harness.analysis` resamples examples and calls `aggregate` again, so a
 metric's confidence interval is always computed the same way as its value.
 """
@@ -307,6 +307,114 @@ class RougeL(_Rouge):
     name = "rougeL"
 
 
+# --- generation: corpus BLEU -------------------------------------------------------
+#
+# The pattern for corpus metrics: each example contributes sufficient statistics (here
+# n-gram matches and totals and the two lengths); the corpus value is a function of
+# their sum. `aggregate` sums the examples' statistics; `aggregate_resamples` sums them
+# for 1,000 bootstrap resamples at once with one matrix product (resample counts x
+# statistics), so the interval costs about as much as the value.
+
+#: columns of a BLEU statistics row: hypothesis length, reference length, then
+#: matching n-grams and hypothesis n-grams for n = 1..4 (sacrebleu's order)
+_BLEU_ORDER = 4
+_LOG_ZERO = -9999999999.0  # sacrebleu's log(0), so that values match it exactly
+
+
+@functools.lru_cache(maxsize=1)
+def _sacrebleu() -> Any:
+    from sacrebleu.metrics import BLEU as SacreBLEU
+
+    return SacreBLEU()  # 13a tokenisation, exp smoothing: sacrebleu's corpus defaults
+
+
+@functools.lru_cache(maxsize=65536)
+def bleu_statistics(prediction: str, references: tuple[str, ...]) -> tuple[int, ...]:
+    """sacrebleu's sufficient statistics of one example (10 counts; see `_BLEU_ORDER`)."""
+    if not references:
+        references = ("",)
+    rows = _sacrebleu()._extract_corpus_statistics([prediction], [[r] for r in references])
+    return tuple(int(x) for x in rows[0])
+
+
+def bleu_from_statistics(stats: np.ndarray) -> np.ndarray:
+    """Corpus BLEU (0-100, sacrebleu's formula) of each row of summed statistics.
+
+    `stats` has shape `(..., 10)`; the result has the leading shape. Equal to
+    `sacrebleu.corpus_bleu` on the examples whose statistics were summed.
+    """
+    stats = np.asarray(stats, dtype=np.float64)
+    sys_len, ref_len = stats[..., 0], stats[..., 1]
+    correct = stats[..., 2 : 2 + _BLEU_ORDER]
+    total = stats[..., 2 + _BLEU_ORDER : 2 + 2 * _BLEU_ORDER]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        brevity = np.where(
+            sys_len < ref_len,
+            np.where(sys_len > 0, np.exp(1 - ref_len / np.where(sys_len > 0, sys_len, 1)), 0.0),
+            1.0,
+        )
+        log_sum = np.zeros(sys_len.shape)
+        smooth = np.ones(sys_len.shape)
+        active = np.ones(sys_len.shape, dtype=bool)
+        for n in range(_BLEU_ORDER):
+            c, t = correct[..., n], total[..., n]
+            active &= t > 0  # sacrebleu stops at the first order without n-grams
+            missing = active & (c == 0)
+            smooth = np.where(missing, smooth * 2, smooth)
+            precision = np.where(missing, 100.0 / (smooth * t), 100.0 * c / t)
+            log_sum += np.where(active, np.log(np.where(active, precision, 1.0)), _LOG_ZERO)
+        score = brevity * np.exp(log_sum / _BLEU_ORDER)
+    return np.where(correct.sum(axis=-1) > 0, score, 0.0)
+
+
+# The split-level value is corpus BLEU of the summed n-gram statistics, as sacrebleu
+# reports it, not a mean of sentence scores; the per-example score in predictions.jsonl
+# is sentence BLEU (effective order).
+class BLEU(Metric):
+    """Corpus BLEU as sacrebleu reports it (13a tokens, exp smoothing, 0-100)."""
+
+    name = "bleu"
+    tasks = frozenset({"generation"})
+
+    def score(self, output: ExampleOutput) -> float:
+        from sacrebleu.metrics import BLEU as SacreBLEU
+
+        row = bleu_statistics(output.prediction, tuple(output.references))
+        result = SacreBLEU.compute_bleu(
+            list(row[2 : 2 + _BLEU_ORDER]),
+            list(row[2 + _BLEU_ORDER :]),
+            row[0],
+            row[1],
+            smooth_method="exp",
+            effective_order=True,
+        )
+        return float(result.score)
+
+    def statistics(self, outputs: Sequence[ExampleOutput]) -> np.ndarray:
+        """The `(len(outputs), 10)` statistics matrix."""
+        return np.array(
+            [bleu_statistics(o.prediction, tuple(o.references)) for o in outputs],
+            dtype=np.float64,
+        ).reshape(len(outputs), 2 + 2 * _BLEU_ORDER)
+
+    def aggregate(self, outputs: Sequence[ExampleOutput], scores: np.ndarray) -> float:
+        if not outputs:
+            return float("nan")
+        return float(bleu_from_statistics(self.statistics(outputs).sum(axis=0)))
+
+    def aggregate_resamples(
+        self, outputs: Sequence[ExampleOutput], scores: np.ndarray, indices: np.ndarray
+    ) -> np.ndarray:
+        """Vectorised `aggregate`: resample counts (one `bincount`) times the statistics."""
+        n_resamples, n = indices.shape[0], len(outputs)
+        if not outputs:
+            return np.full(n_resamples, np.nan)
+        offsets = (np.arange(n_resamples) * n)[:, None]
+        counts = np.bincount((offsets + indices).ravel(), minlength=n_resamples * n)
+        summed = counts.reshape(n_resamples, n).astype(np.float64) @ self.statistics(outputs)
+        return bleu_from_statistics(summed)
+
+
 # --- perplexity --------------------------------------------------------------------
 
 
@@ -443,6 +551,7 @@ BUILTIN_METRICS: tuple[type[Metric], ...] = (
     Rouge1,
     Rouge2,
     RougeL,
+    BLEU,
     Perplexity,
     RecallAtK,
     MeanReciprocalRank,

@@ -15,6 +15,7 @@ from rouge_score import rouge_scorer
 from sklearn.metrics import precision_recall_fscore_support
 
 from harness.metrics import (
+    BLEU,
     BUILTIN_METRICS,
     TASKS,
     Accuracy,
@@ -54,7 +55,7 @@ def test_builtin_metrics_names_and_contract() -> None:
     names = [m.name for m in BUILTIN_METRICS]
     assert names == [
         "accuracy", "macro_precision", "macro_recall", "macro_f1", "exact_match",
-        "token_f1", "rouge1", "rouge2", "rougeL", "perplexity", "recall_at_k", "mrr",
+        "token_f1", "rouge1", "rouge2", "rougeL", "bleu", "perplexity", "recall_at_k", "mrr",
     ]  # fmt: skip
     for cls in BUILTIN_METRICS:
         assert issubclass(cls, Metric)
@@ -68,7 +69,8 @@ def test_builtin_metrics_names_and_contract() -> None:
 def test_importing_metrics_does_not_import_heavy_libraries() -> None:
     code = (
         "import sys, harness.metrics; "
-        "print(sorted(m for m in ('sklearn', 'rouge_score', 'nltk', 'scipy') if m in sys.modules))"
+        "heavy = ('sklearn', 'rouge_score', 'nltk', 'scipy', 'sacrebleu'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -366,3 +368,64 @@ def test_perplexity_edge_cases() -> None:
     assert metric.score(out("x", "r", reference_logprob=-1e6, reference_tokens=1)) == math.inf
     with pytest.raises(ValueError, match="reference_logprob"):
         metric.score(out("x", "r"))
+
+
+# --- corpus BLEU -------------------------------------------------------------------------
+
+
+def _random_generations(seed: int, n: int) -> list[ExampleOutput]:
+    rng = np.random.default_rng(seed)
+    words = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "fast", "slow", "red", ",", "."]
+
+    def text(low: int, high: int) -> str:
+        return " ".join(rng.choice(words, size=int(rng.integers(low, high))))
+
+    return [
+        out(text(0, 10), *(text(1, 10) for _ in range(int(rng.integers(1, 4))))) for _ in range(n)
+    ]
+
+
+def _sacrebleu_corpus(outputs: list[ExampleOutput]) -> float:
+    import sacrebleu
+
+    k = max(len(o.references) for o in outputs)
+    streams = [
+        [o.references[j] if j < len(o.references) else None for o in outputs] for j in range(k)
+    ]
+    return sacrebleu.corpus_bleu([o.prediction for o in outputs], streams).score
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bleu_equals_sacrebleu_corpus_and_sentence_scores(seed: int) -> None:
+    import sacrebleu
+
+    outputs = _random_generations(seed, 40)
+    assert evaluate(BLEU(), outputs) == pytest.approx(_sacrebleu_corpus(outputs), abs=1e-9)
+    for o in outputs[:10]:
+        expected = sacrebleu.sentence_bleu(o.prediction, list(o.references)).score
+        assert BLEU().score(o) == pytest.approx(expected, abs=1e-9)
+
+
+def test_bleu_hand_computed() -> None:
+    # identical texts: every precision 100%, no brevity penalty
+    assert evaluate(BLEU(), [out("the cat sat on the mat", "the cat sat on the mat")]) == (
+        pytest.approx(100.0)
+    )
+    # no shared token at all scores 0
+    assert evaluate(BLEU(), [out("dog", "the cat sat on the mat")]) == 0.0
+    # corpus BLEU pools n-grams: not the mean of the sentence scores
+    outputs = [out("the cat sat on the mat", "the cat sat on the mat"), out("a", "the dog ran")]
+    assert evaluate(BLEU(), outputs) != pytest.approx(np.mean([BLEU().score(o) for o in outputs]))
+
+
+def test_bleu_resamples_sum_statistics_and_equal_aggregate_per_row() -> None:
+    metric = BLEU()
+    outputs = _random_generations(3, 50)
+    scores = np.array([metric.score(o) for o in outputs])
+    indices = np.random.default_rng(0).integers(0, 50, size=(300, 50))
+    indices[0] = 4  # a resample holding a single example
+    assert isinstance(metric, SupportsResampledAggregate)
+    vectorised = metric.aggregate_resamples(outputs, scores, indices)
+    one_by_one = [metric.aggregate([outputs[i] for i in row], scores[row]) for row in indices]
+    np.testing.assert_allclose(vectorised, one_by_one, rtol=1e-12, atol=1e-12)
+    assert _sacrebleu_corpus([outputs[i] for i in indices[7]]) == pytest.approx(vectorised[7])
