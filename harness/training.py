@@ -1,6 +1,10 @@
 """The shared fine-tuning path: suites -> prompt/completion data -> TRL `SFTTrainer` -> model.
 
-Every fine-tuning strategy (`sft`, `lora`, `multitask`) trains through `train()`:
+Strategies call `fine_tune(context, settings, peft_config=... | transform=...)`, which
+does everything below plus the artifact cache and cost figures and returns the
+predictor; `as_language_model(context, model, tokenizer)` wraps a model trained some
+other way for harness's fast batched scoring. Every fine-tuning strategy (`sft`,
+`lora`, `multitask`, third-party ones) trains through `train()`:
 
 - data: one prompt/completion pair per train example, the prompt being what the
   predictor the strategy builds on shows at evaluation (the suite's template for a plain
@@ -23,19 +27,21 @@ import contextlib
 import json
 import math
 import random
+import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.run_folder import train_scratch_prefix
+from harness.strategy import AdaptContext, Predictor
+from harness.suites import Example, Suite
 
 if TYPE_CHECKING:
-    from harness.strategy import Predictor
-    from harness.suites import Suite
+    from harness.models.base import LanguageModel
 
 
 @dataclass(frozen=True)
@@ -533,3 +539,275 @@ def train(
         stopped_early=0 < state.global_step < state.max_steps,
         losses=list(losses.records),
     )
+
+
+# -- the strategy-facing API ---------------------------------------------------------
+
+#: what `training.json` in an artifact records (and a cache hit reports again)
+RECORD_FILE = "training.json"
+LOSS_FILE = "loss.jsonl"
+#: a transform callback: receives the freshly loaded base model, returns the model to train
+ModelTransform = Callable[[Any], Any]
+
+
+class FineTunedPredictor(Predictor):
+    """A fine-tuned model prompted as the predictor it was trained from prompts."""
+
+    def __init__(
+        self,
+        model: LanguageModel,
+        upstream: Predictor,
+        *,
+        trainable_parameters: int,
+        costs: dict[str, float],
+    ) -> None:
+        super().__init__(model, trainable_parameters=trainable_parameters, costs=costs)
+        self.upstream = upstream
+
+    def prompt(self, suite: Suite, example: Example) -> str:
+        return self.upstream.prompt(suite, example)
+
+    def prompts(self, suite: Suite, examples: Sequence[Example]) -> list[str]:
+        return self.upstream.prompts(suite, examples)
+
+
+def as_language_model(
+    context: AdaptContext, model: Any, tokenizer: Any, *, label: str = ""
+) -> LanguageModel:
+    """A trained `transformers` model and tokenizer as a harness model, scored fast.
+
+    The result is an `HFModel` (batched generation, shared-prefix candidate scoring, as
+    the base model gets) with the base model's chat-template use and batch size, on its
+    device and in its dtype, in eval mode with gradients off. `label` is shown after the
+    base model's name (e.g. "ia3 3f2a...").
+    """
+    from harness.models.hf import HFModel
+
+    shared = context.load_model()
+    device = training_device(shared)
+    inner = getattr(shared, "model", None)
+    dtype = next(inner.parameters()).dtype if inner is not None else None
+    if not _is_quantized(model):
+        model = model.to(device=device, dtype=dtype) if dtype is not None else model.to(device)
+    model.eval()
+    model.requires_grad_(False)
+    chat = bool(getattr(shared, "uses_chat_template", False))
+    return HFModel(
+        model,
+        tokenizer,
+        name=f"{context.model_name} ({label})" if label else context.model_name,
+        chat_template="on" if chat else "off",
+        batch_size=int(getattr(shared, "batch_size", 16)),
+    )
+
+
+def fine_tune(
+    context: AdaptContext,
+    settings: TrainSettings,
+    *,
+    peft_config: Any = None,
+    transform: ModelTransform | None = None,
+    replay_fraction: float = 0.0,
+    quantization_config: Any = None,
+) -> Predictor:
+    """Fine-tune a fresh copy of the base model on the context's target suites.
+
+    The shared path of every fine-tuning strategy: prompt/completion data from the
+    target suites' train splits as `context.upstream` prompts them (plus a
+    `replay_fraction` share drawn from the forgetting suites' train splits), TRL's
+    `SFTTrainer` with `settings`, the validation split for the best checkpoint and early
+    stopping, `loss.jsonl` and `training.json` in `context.work_dir`, cost figures
+    (trainable parameters, train tokens and tokens/s, artifact bytes), and the run's
+    artifact cache: an unchanged re-run loads the artifact instead of training.
+
+    What is trained is the base model as loaded (every weight), wrapped by
+    `peft_config` (any PEFT config: `LoraConfig`, `IA3Config`, ...), or what
+    `transform(base_model)` returns (freeze layers, attach a PEFT model yourself...).
+    A PEFT model is cached as its adapter and merged into the base weights for
+    evaluation when the method allows it; anything else is cached whole.
+    `quantization_config` loads the base model quantised (QLoRA). Returns a
+    `FineTunedPredictor` prompting as `context.upstream` does.
+    """
+    settings.validate()
+    if not 0 <= replay_fraction < 1:
+        raise ValueError(f"replay_fraction must be in [0, 1), got {replay_fraction}")
+    if peft_config is not None and transform is not None:
+        raise ValueError("give peft_config or transform, not both")
+    shared = context.load_model()
+    device = training_device(shared)
+    chat = bool(getattr(shared, "uses_chat_template", False))
+    context.work_dir.mkdir(parents=True, exist_ok=True)
+    loss_path = context.work_dir / LOSS_FILE
+    cache = context.cache if context.cache_key else None
+    hit = None
+    if cache is not None:
+        hit = cache.get("adapters", context.cache_key) or cache.get("models", context.cache_key)
+    with quiet():
+        if hit is not None:
+            model, tokenizer = _load_artifact(hit, context, device, quantization_config)
+            record = json.loads((hit / RECORD_FILE).read_text(encoding="utf-8"))
+            if (hit / LOSS_FILE).is_file():
+                shutil.copyfile(hit / LOSS_FILE, loss_path)
+        else:
+            model, tokenizer, record = _train_and_store(
+                context,
+                settings,
+                device=device,
+                chat=chat,
+                loss_path=loss_path,
+                peft_config=peft_config,
+                transform=transform,
+                replay_fraction=replay_fraction,
+                quantization_config=quantization_config,
+            )
+        kind = "adapter" if _is_peft(model) else "model"
+        model = _merged(model)
+    record["artifact_cached"] = float(hit is not None)
+    (context.work_dir / RECORD_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
+    label = f"{kind} {context.cache_key[:12]}" if context.cache_key else kind
+    return FineTunedPredictor(
+        as_language_model(context, model, tokenizer, label=label),
+        context.upstream,
+        trainable_parameters=int(record["trainable_parameters"]),
+        costs={k: float(v) for k, v in record.items() if k != "trainable_parameters"},
+    )
+
+
+def _is_peft(model: Any) -> bool:
+    return hasattr(model, "peft_config") and hasattr(model, "get_base_model")
+
+
+def _is_quantized(model: Any) -> bool:
+    return bool(getattr(model, "is_quantized", False) or getattr(model, "is_loaded_in_4bit", False))
+
+
+def _merged(model: Any) -> Any:
+    """A PEFT model's adapter merged into the base weights, where the method allows it."""
+    if not _is_peft(model) or _is_quantized(model) or not hasattr(model, "merge_and_unload"):
+        return model
+    try:
+        return model.merge_and_unload()
+    except (ValueError, NotImplementedError, AttributeError):  # e.g. prompt-learning methods
+        return model
+
+
+def _training_data(
+    context: AdaptContext, settings: TrainSettings, seed: int, replay_fraction: float
+) -> tuple[list[TrainingExample], list[TrainingExample], int]:
+    """Train examples (targets, then replay), validation examples, and the replay count."""
+    limit = settings.max_train_examples
+    rows: list[TrainingExample] = []
+    for suite in context.targets:
+        examples = suite_examples(suite, "train", context.upstream, limit=limit, seed=seed)
+        if not examples:
+            raise ValueError(
+                f"target suite {suite.name!r} has no train examples: "
+                "fine-tuning needs a train split"
+            )
+        rows += examples
+    validation = [
+        row
+        for suite in context.targets
+        for row in suite_examples(suite, "validation", context.upstream)
+    ]
+    replay: list[TrainingExample] = []
+    if replay_fraction > 0:
+        pool = [
+            row
+            for suite in context.forgetting
+            for row in suite_examples(suite, "train", context.upstream, limit=limit, seed=seed)
+        ]
+        replay = replay_sample(pool, replay_fraction, len(rows), seed)
+    return rows + replay, validation, len(replay)
+
+
+def _load_artifact(
+    folder: Path, context: AdaptContext, device: Any, quantization_config: Any
+) -> tuple[Any, Any]:
+    """(model, tokenizer) from a cached artifact: an adapter on the base, or a model."""
+    if not (folder / "adapter_config.json").is_file():
+        return load_model(str(folder), device=device), load_tokenizer(str(folder))
+    from peft import PeftModel
+
+    base = load_model(context.model_name, device=device, quantization_config=quantization_config)
+    model = PeftModel.from_pretrained(base, str(folder))
+    return model, load_tokenizer(context.model_name)
+
+
+def _save_artifact(model: Any, tokenizer: Any, folder: Path) -> None:
+    model.save_pretrained(folder)  # a PEFT model saves its adapter only
+    if not _is_peft(model):
+        tokenizer.save_pretrained(folder)
+
+
+def _train_and_store(
+    context: AdaptContext,
+    settings: TrainSettings,
+    *,
+    device: Any,
+    chat: bool,
+    loss_path: Path,
+    peft_config: Any,
+    transform: ModelTransform | None,
+    replay_fraction: float,
+    quantization_config: Any,
+) -> tuple[Any, Any, dict[str, float]]:
+    """Train, then publish the artifact in the cache; (model, tokenizer, record)."""
+    seed = settings.seed if settings.seed is not None else context.seed
+    train_rows, eval_rows, n_replay = _training_data(context, settings, seed, replay_fraction)
+    tokenizer = load_tokenizer(context.model_name)
+    base = load_model(context.model_name, device=device, quantization_config=quantization_config)
+    if quantization_config is not None:  # QLoRA: freeze the quantised base, norms in fp32
+        from peft import prepare_model_for_kbit_training
+
+        base = prepare_model_for_kbit_training(
+            base, use_gradient_checkpointing=settings.gradient_checkpointing
+        )
+    if transform is not None:
+        base = transform(base)
+        if base is None:
+            raise ValueError("the model transform returned None: return the model to train")
+    result = train(
+        base,
+        tokenizer,
+        train_rows,
+        eval_rows,
+        settings,
+        seed=seed,
+        loss_path=loss_path,
+        peft_config=peft_config,
+        chat=chat,
+    )
+    model = result.model
+    adapter = _is_peft(model)
+    trainable, total = count_parameters(model)
+    base_parameters = total - trainable if adapter else total
+    record = {
+        "trainable_parameters": float(trainable),
+        "trainable_share": trainable / base_parameters if base_parameters else 0.0,
+        "train_tokens": float(result.train_tokens),
+        "train_tokens_per_second": round(result.tokens_per_second, 1),
+        "train_seconds": round(result.train_seconds, 3),
+        "train_examples": float(result.train_examples),
+        "replay_examples": float(n_replay),
+        "train_steps": float(result.steps),
+        "train_epochs": round(result.epochs, 3),
+    }
+    if result.best_eval_loss is not None:
+        record["best_eval_loss"] = round(result.best_eval_loss, 6)
+    if context.cache is not None and context.cache_key:
+        # published atomically: an exception before the block ends leaves no entry
+        with context.cache.put("adapters" if adapter else "models", context.cache_key) as folder:
+            _save_artifact(model, tokenizer, folder)
+            record["artifact_bytes"] = float(folder_bytes(folder))
+            shutil.copyfile(loss_path, folder / LOSS_FILE)
+            (folder / RECORD_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
+    else:  # outside a run there is no cache: the size the saved weights would take
+        record["artifact_bytes"] = float(
+            sum(
+                p.numel() * p.element_size()
+                for p in model.parameters()
+                if p.requires_grad or not adapter
+            )
+        )
+    return model, tokenizer, record

@@ -519,14 +519,14 @@ def test_an_interrupted_training_leaves_the_cache_clean(
 def test_an_interrupted_save_leaves_the_cache_clean(
     tiny_model: Path, suite_copies: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import harness_plugins.finetune as finetune
+    import harness.training
 
-    def half_save(model: Any, tokenizer: Any, folder: Path, plan: Any) -> None:
+    def half_save(model: Any, tokenizer: Any, folder: Path) -> None:
         (folder / "model.safetensors").write_bytes(b"half")
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(finetune, "_save_artifact", half_save)
+        patch.setattr(harness.training, "_save_artifact", half_save)
         _failed_run(tiny_model, suite_copies, tmp_path / "a", tmp_path / "cache")
     assert _entries(tmp_path / "cache" / "models") == []  # no entry, no staging folder
     outcome = _failed_run(tiny_model, suite_copies, tmp_path / "b", tmp_path / "cache")
