@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,59 @@ class StrategyEntry(BaseModel):
         return [part.strip() for part in self.name.split("+")]
 
 
+class SuiteEntry(BaseModel):
+    """One suite of the run, optionally scored with other metrics than its file lists.
+
+    `metrics` either replaces the suite's list (plain names) or edits it (`+bleu` adds,
+    `-perplexity` removes); `primary_metric` picks the one reports rank by. The metrics
+    a cell is scored with are part of its cache key. A plain string is `{name: ...}`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="a registered suite name or a suite.yaml path")
+    metrics: tuple[str, ...] | None = Field(
+        None, description="names replace the suite's metrics; +name adds, -name removes"
+    )
+    primary_metric: str | None = Field(None, description="default: the suite's own")
+
+    @field_validator("metrics")
+    @classmethod
+    def _one_form(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("list at least one metric, or leave `metrics` out")
+        edits = [m[:1] in ("+", "-") for m in value]
+        if any(edits) and not all(edits):
+            raise ValueError(
+                "either name every metric (replacing the suite's list) or only add and "
+                "remove them (+name, -name), not both"
+            )
+        if any(not m.lstrip("+-").strip() for m in value):
+            raise ValueError("a metric name is empty")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _as_name(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a suite without overrides stays the plain string the config gave
+        return self.name if not (self.metrics or self.primary_metric) else handler(self)
+
+    def resolve_metrics(self, own: Sequence[str], own_primary: str) -> tuple[list[str], str]:
+        """(metrics, primary metric) of the suite for this run, given the suite's own."""
+        metrics = list(own)
+        if self.metrics and all(m[:1] in ("+", "-") for m in self.metrics):
+            for edit in self.metrics:
+                name = edit[1:].strip()
+                if edit[0] == "+" and name not in metrics:
+                    metrics.append(name)
+                elif edit[0] == "-" and name in metrics:
+                    metrics.remove(name)
+        elif self.metrics:
+            metrics = list(dict.fromkeys(self.metrics))
+        return metrics, self.primary_metric or own_primary
+
+
 class RunConfig(BaseModel):
     """The schema of a run config file (and of `config.yaml` in a run folder)."""
 
@@ -99,7 +153,10 @@ class RunConfig(BaseModel):
     strategies: list[StrategyEntry] = Field(
         default_factory=lambda: [StrategyEntry(name="zero-shot"), StrategyEntry(name="few-shot")]
     )
-    suites: list[str] = Field(default_factory=list, description="suite names or suite.yaml paths")
+    suites: list[SuiteEntry] = Field(
+        default_factory=list,
+        description="suite names or suite.yaml paths, or {name, metrics, primary_metric}",
+    )
     seed: int = Field(0, ge=0)
     replicates: int = Field(
         1,
@@ -131,6 +188,13 @@ class RunConfig(BaseModel):
     decision: DecisionConstraints | None = Field(
         None, description="constraints of the recommendation (see README, Decision report)"
     )
+
+    @field_validator("suites", mode="before")
+    @classmethod
+    def _names_as_entries(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
 
     @field_validator("device")
     @classmethod
@@ -209,7 +273,9 @@ def load_config(path: Path) -> RunConfig:
     # relative suite paths are relative to the config file, so a config travels with its suites
     base = Path(path).parent
     config.suites = [
-        str((base / s).resolve()) if (base / s).exists() or s.endswith((".yaml", ".yml")) else s
+        s.model_copy(update={"name": str((base / s.name).resolve())})
+        if (base / s.name).exists() or s.name.endswith((".yaml", ".yml"))
+        else s
         for s in config.suites
     ]
     return config

@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness import __version__
 from harness.analysis import Replicate, compare_cells
 from harness.cache import Cache, content_key, default_cache_dir, library_versions
-from harness.config import RunConfig, StrategyEntry, build_settings
+from harness.config import RunConfig, StrategyEntry, SuiteEntry, build_settings
 from harness.demo import demo_model_path
 from harness.errors import InputError, NotApplicable, Problem
 from harness.evaluate import estimate, predict, score_outputs
@@ -63,7 +63,7 @@ from harness.results import (
 )
 from harness.run_folder import RunFolder
 from harness.strategy import AdaptContext, Predictor, Strategy
-from harness.suites import Suite, load_suite
+from harness.suites import Suite, load_suite, metric_problem, with_metrics
 from harness.timeouts import Timeout, call_with_timeout
 
 BASELINE = "zero-shot"
@@ -142,18 +142,22 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
     problems: list[Problem] = []
     metric_classes = plugins.metrics.as_dict()
     suite_refs = config.suites or [
-        name for name in plugins.suites.names() if name.startswith("demo-")
+        SuiteEntry(name=name) for name in plugins.suites.names() if name.startswith("demo-")
     ]
     if not suite_refs:
         problems.append(
             Problem(source, "suites", "no suites to run", "list suites in the config or --suites")
         )
     suites: list[Suite] = []
-    for ref in suite_refs:
+    for i, ref in enumerate(suite_refs):
         try:
-            suites.append(resolve_suite(ref, plugins, metric_classes, source))
+            suite = resolve_suite(ref.name, plugins, metric_classes, source)
         except InputError as e:
             problems.extend(e.problems)
+            continue
+        suite, entry_problems = _suite_metrics(suite, ref, metric_classes, source, f"suites[{i}]")
+        problems += entry_problems
+        suites.append(suite)
     names = [s.name for s in suites]
     for dup in {n for n in names if names.count(n) > 1}:
         problems.append(Problem(source, "suites", f"suite {dup!r} listed twice", "list it once"))
@@ -225,6 +229,39 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
         else:
             expanded.append(replace(planned, targets=targets))
     return Plan(config, model, tuple(expanded), tuple(suites), metrics)
+
+
+def _suite_metrics(
+    suite: Suite,
+    entry: SuiteEntry,
+    known: dict[str, type[Metric]],
+    source: str,
+    where: str,
+) -> tuple[Suite, list[Problem]]:
+    """The suite with the run config's metrics for it, and what is wrong with them."""
+    if entry.metrics is None and entry.primary_metric is None:
+        return suite, []
+    metrics, primary = entry.resolve_metrics(suite.spec.metrics, suite.spec.primary_metric)
+    problems = [
+        Problem(source, f"{where}.metrics", f"{problem[0]} (suite {suite.name!r})", problem[1])
+        for name in metrics
+        if (problem := metric_problem(suite.spec, name, known)) is not None
+    ]
+    if not metrics:
+        problems.append(
+            Problem(source, f"{where}.metrics", "no metric left", "keep at least one metric")
+        )
+    elif primary not in metrics:
+        field = f"{where}.primary_metric" if entry.primary_metric else f"{where}.metrics"
+        problems.append(
+            Problem(
+                source,
+                field,
+                f"the primary metric {primary!r} of {suite.name!r} is not among its metrics",
+                f"keep it, or set `primary_metric` to one of {metrics}",
+            )
+        )
+    return with_metrics(suite, metrics, primary), problems
 
 
 def _fixed_seed_problems(
@@ -819,7 +856,18 @@ class Runner:
     def _write_config(self, run_dir: Path) -> None:
         data = self.plan.config.model_dump(mode="json")
         data["model"] = self.plan.model
-        data["suites"] = [str(s.path) for s in self.plan.suites]
+        # each suite by its file, with the metrics it was scored with when they differ
+        entries = self.plan.config.suites or [SuiteEntry(name=s.name) for s in self.plan.suites]
+        data["suites"] = [
+            str(s.path)
+            if e.metrics is None and e.primary_metric is None
+            else {
+                "name": str(s.path),
+                "metrics": list(s.spec.metrics),
+                "primary_metric": s.spec.primary_metric,
+            }
+            for e, s in zip(entries, self.plan.suites, strict=True)
+        ]
         (run_dir / "config.yaml").write_text(
             yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
         )

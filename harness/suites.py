@@ -13,7 +13,7 @@ import codecs
 import hashlib
 import json
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -578,6 +578,34 @@ def read_suite_spec(path: Path) -> SuiteSpec:
     return spec
 
 
+def metric_problem(
+    spec: SuiteSpec, name: str, known_metrics: Mapping[str, Any]
+) -> tuple[str, str] | None:
+    """Why metric `name` cannot score this suite, and the fix (None when it can)."""
+    metric = known_metrics.get(name)
+    if metric is None:
+        return f"unknown metric {name!r}", f"use one of {sorted(known_metrics)}"
+    if spec.task not in metric.tasks:
+        return (
+            f"metric {name!r} does not apply to {spec.task} tasks",
+            f"use one of {_metrics_for(spec.task, known_metrics)}",
+        )
+    if getattr(metric, "needs_gold_documents", False) and not spec.fields.gold_documents:
+        return (
+            f"metric {name!r} needs the ids of the documents that answer each example",
+            "map `fields.gold_documents` to the records' list of document ids",
+        )
+    return None
+
+
+def with_metrics(suite: Suite, metrics: Sequence[str], primary_metric: str) -> Suite:
+    """The same suite (same data and hashes) scored with other metrics; unchecked."""
+    spec = suite.spec.model_copy(
+        update={"metrics": tuple(metrics), "primary_metric": primary_metric}
+    )
+    return Suite(spec, suite.path, suite._splits)
+
+
 def load_suite(path: Path, known_metrics: Mapping[str, Any] | None = None) -> Suite:
     """Load a suite and all its data, reporting every problem found at once.
 
@@ -606,37 +634,10 @@ def load_suite(path: Path, known_metrics: Mapping[str, Any] | None = None) -> Su
         )
     if known_metrics is not None:
         for i, name in enumerate(spec.metrics):
-            metric = known_metrics.get(name)
-            if metric is None:
-                problems.append(
-                    Problem(
-                        where,
-                        f"metrics[{i}]",
-                        f"unknown metric {name!r}",
-                        f"use one of {sorted(known_metrics)}",
-                        at("metrics", i),
-                    )
-                )
-            elif spec.task not in metric.tasks:
-                problems.append(
-                    Problem(
-                        where,
-                        f"metrics[{i}]",
-                        f"metric {name!r} does not apply to {spec.task} tasks",
-                        f"use one of {_metrics_for(spec.task, known_metrics)}",
-                        at("metrics", i),
-                    )
-                )
-            elif getattr(metric, "needs_gold_documents", False) and not spec.fields.gold_documents:
-                problems.append(
-                    Problem(
-                        where,
-                        f"metrics[{i}]",
-                        f"metric {name!r} needs the ids of the documents that answer each example",
-                        "map `fields.gold_documents` to the records' list of document ids",
-                        at("metrics", i),
-                    )
-                )
+            problem = metric_problem(spec, name, known_metrics)
+            if problem is not None:
+                message, fix = problem
+                problems.append(Problem(where, f"metrics[{i}]", message, fix, at("metrics", i)))
     if isinstance(spec.labels, tuple) and len(set(spec.labels)) < len(spec.labels):
         duplicates = sorted({x for x in spec.labels if spec.labels.count(x) > 1})
         problems.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -379,13 +380,16 @@ def test_relative_suite_paths_resolve_from_the_config_folder(
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     config = load_config(path)
-    assert config.suites == [str(near.resolve()), str(far.with_suffix(".yml").resolve())]
+    assert [s.name for s in config.suites] == [
+        str(near.resolve()),
+        str(far.with_suffix(".yml").resolve()),
+    ]
     assert [s.name for s in make_plan(config, plugins, str(path)).suites] == ["near", "far"]
 
 
 def test_absolute_paths_and_names_are_kept(tmp_path: Path, suite: Path) -> None:
     path = write_config(tmp_path / "cfg", f"suites: [{suite}, demo-sentiment]\n")
-    assert load_config(path).suites == [str(suite), "demo-sentiment"]
+    assert [s.name for s in load_config(path).suites] == [str(suite), "demo-sentiment"]
 
 
 def test_relative_suite_folder_resolves_from_the_config_folder(
@@ -443,3 +447,113 @@ def test_cli_validate_reports_a_setting_of_the_wrong_type(
         "model: x\nsuites: [suites/toy/suite.yaml]\nstrategies: [{name: few-shot, k: '8'}]\n",
     )
     assert main(["validate", str(path)]) == 2
+
+
+# -- suite entries: metrics for this run -----------------------------------------------
+
+
+def _echo_plan(toy_suites: dict[str, Path], plugins: Plugins, **entry: object) -> list[str]:
+    config = RunConfig(suites=[{"name": str(toy_suites["toy-echo"]), **entry}])  # type: ignore[list-item]
+    suite = make_plan(config, plugins).suites[0]
+    return [*suite.spec.metrics, f"primary={suite.spec.primary_metric}"]
+
+
+def test_suite_entries_add_remove_or_replace_metrics(
+    toy_suites: dict[str, Path], plugins: Plugins
+) -> None:
+    own = ["exact_match", "token_f1", "rougeL", "perplexity"]
+    assert _echo_plan(toy_suites, plugins) == [*own, "primary=token_f1"]
+    assert _echo_plan(toy_suites, plugins, metrics=["+bleu", "-perplexity"]) == [
+        "exact_match", "token_f1", "rougeL", "bleu", "primary=token_f1",
+    ]  # fmt: skip
+    assert _echo_plan(toy_suites, plugins, metrics=["bleu"], primary_metric="bleu") == [
+        "bleu",
+        "primary=bleu",
+    ]
+    # a plain string is the same as {name: ...}, and dumps back to the string
+    config = RunConfig(suites=["toy", {"name": "x", "metrics": ["+bleu"]}])  # type: ignore[list-item]
+    assert config.model_dump(mode="json")["suites"] == [
+        "toy",
+        {"name": "x", "metrics": ["+bleu"], "primary_metric": None},
+    ]
+
+
+def test_a_suite_entry_mixing_forms_points_at_its_line(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        """\
+        suites:
+          - toy
+          - name: other
+            metrics: [bleu, +rougeL]
+        """,
+    )
+    problem = only(config_problems(path), "suites.1.metrics", "not both")
+    assert problem.line == line_of(path, "metrics:") and problem.fix
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "message"),
+    [
+        ({"metrics": ["+no_such_metric"]}, "suites[0].metrics", "unknown metric 'no_such_metric'"),
+        ({"metrics": ["+macro_f1"]}, "suites[0].metrics", "does not apply to generation"),
+        ({"metrics": ["-token_f1"]}, "suites[0].metrics", "primary metric 'token_f1'"),
+        ({"primary_metric": "bleu"}, "suites[0].primary_metric", "primary metric 'bleu'"),
+        ({"metrics": ["-exact_match", "-token_f1", "-rougeL", "-perplexity"]}, "suites[0].metrics",
+         "no metric left"),
+    ],
+)  # fmt: skip
+def test_bad_suite_metrics_are_reported_with_field_and_fix(
+    toy_suites: dict[str, Path], plugins: Plugins, entry: dict, field: str, message: str
+) -> None:
+    config = RunConfig(suites=[{"name": str(toy_suites["toy-echo"]), **entry}])  # type: ignore[list-item]
+    problem = only(plan_problems(config, plugins), field, message)
+    assert problem.file == "run.yaml" and problem.fix
+
+
+def test_suite_metrics_are_part_of_the_cell_key_and_of_the_written_config(
+    tiny_model: Path, toy_suites: dict[str, Path], tmp_path: Path
+) -> None:
+    import yaml
+
+    from harness.runner import Runner
+
+    plugins = load_plugins()
+
+    def run(out: str, **entry: object) -> set[str]:
+        config = RunConfig(
+            model=str(tiny_model),
+            suites=[{"name": str(toy_suites["toy-echo"]), **entry}],  # type: ignore[list-item]
+            strategies=[StrategyEntry(name="zero-shot")],
+            out=str(tmp_path / out),
+            cache_dir=str(tmp_path / "cache"),
+            reporters=[],
+            bootstrap_resamples=100,
+            max_test_examples=3,
+        )
+        outcome = Runner(make_plan(config, plugins), plugins).run()
+        assert outcome.exit_code == 0
+        return {c.status for c in outcome.results.cells}
+
+    assert run("a") == {"ok"}
+    assert run("b", metrics=["+bleu"]) == {"ok"}  # scored with more metrics: a new cell
+    assert run("c", metrics=["+bleu"]) == {"cached"}
+    written = yaml.safe_load((tmp_path / "c" / "config.yaml").read_text())["suites"][0]
+    assert written["metrics"] == ["exact_match", "token_f1", "rougeL", "perplexity", "bleu"]
+    assert load_config(tmp_path / "c" / "config.yaml").suites[0].metrics == tuple(
+        written["metrics"]
+    )
+    results = json.loads((tmp_path / "c" / "results.json").read_text())
+    assert "bleu" in results["cells"][0]["metrics"]
+
+
+def test_run_reporter_flag_replaces_the_configs_reporters(
+    tiny_model: Path, toy_suites: dict[str, Path], tmp_path: Path
+) -> None:
+    args = ["run", "--model", str(tiny_model), "--suites", str(toy_suites["toy-colours"])]
+    args += ["--strategies", "zero-shot", "--max-test-examples", "3"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--reporter", "markdown"]) == 0
+    assert (tmp_path / "a" / "report.md").is_file()
+    assert not list((tmp_path / "a").glob("*.html"))
+    assert main([*args, "--out", str(tmp_path / "b"), "--reporter", "nope"]) == 2
+    assert not (tmp_path / "b").exists()

@@ -36,6 +36,14 @@ def add_run_command(sub: Subcommands) -> None:
     )
     run.add_argument("--chat-template", choices=["auto", "on", "off"])
     run.add_argument(
+        "--reporter",
+        action="append",
+        dest="reporters",
+        metavar="NAME",
+        help="render the results with reporter NAME instead of the config's reporters "
+        "(repeatable; `harness plugins` lists them)",
+    )
+    run.add_argument(
         "--no-cache",
         action="store_true",
         help="rebuild every artifact and prediction (the fresh results replace cached ones)",
@@ -63,6 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "dtype": args.dtype,
         "chat_template": args.chat_template,
         "cache_dir": args.cache_dir,
+        "reporters": args.reporters,
         "cache": False if args.no_cache else None,
     }
     update = {k: v for k, v in overrides.items() if v is not None}
