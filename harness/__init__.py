@@ -20,6 +20,7 @@ from harness.strategy import (  # noqa: E402
     NoSettings,
     Predictor,
     PromptedPredictor,
+    RequestBatch,
     Strategy,
 )
 from harness.suites import Example, Suite  # noqa: E402
@@ -34,6 +35,7 @@ __all__ = [
     "PromptedPredictor",
     "ReportContext",
     "Reporter",
+    "RequestBatch",
     "Strategy",
     "Suite",
     "__version__",

@@ -15,7 +15,7 @@ import numpy as np
 from harness.analysis import CellEstimate, Replicate, estimate_cell
 from harness.metrics import ExampleOutput, Metric
 from harness.models.base import GenerationRequest, ProgressCallback, ScoreRequest
-from harness.strategy import Predictor
+from harness.strategy import Predictor, RequestBatch, call_with_batch
 from harness.suites import Example, Suite
 
 
@@ -36,6 +36,7 @@ def predict(
     progress: ProgressCallback | None = None,
 ) -> SuitePredictions:
     """Run `predictor` on `examples` of `suite`."""
+    batch = RequestBatch(suite, tuple(examples))
     prompts = predictor.prompts(suite, examples)
     _check_count(predictor, "prompts", prompts, len(examples), "examples")
     retrieved = [predictor.retrieved_documents(suite, example) for example in examples]
@@ -45,7 +46,7 @@ def predict(
             ScoreRequest(prompt, tuple(suite.answer(c) for c in cands))
             for prompt, cands in zip(prompts, candidates, strict=True)
         ]
-        scores = predictor.score(requests, progress)
+        scores = call_with_batch(predictor.score, requests, progress, batch)
         _check_count(predictor, "score", scores, len(requests), "requests")
         outputs = []
         for example, cands, row, docs in zip(examples, candidates, scores, retrieved, strict=True):
@@ -68,17 +69,23 @@ def predict(
         return SuitePredictions(prompts, outputs)
 
     spec = suite.spec.generation
-    texts = predictor.generate(
-        [GenerationRequest(p, spec.max_new_tokens, spec.stop) for p in prompts], progress
+    texts = call_with_batch(
+        predictor.generate,
+        [GenerationRequest(p, spec.max_new_tokens, spec.stop) for p in prompts],
+        progress,
+        batch,
     )
     _check_count(predictor, "generate", texts, len(prompts), "requests")
     ref_scores = None
     if reference_logprob:
-        ref_scores = predictor.score(
+        ref_scores = call_with_batch(
+            predictor.score,
             [
                 ScoreRequest(p, (suite.answer(e.references[0]),))
                 for p, e in zip(prompts, examples, strict=True)
-            ]
+            ],
+            None,
+            batch,
         )
         _check_count(predictor, "score", ref_scores, len(prompts), "requests")
     outputs = [

@@ -136,9 +136,18 @@ def load_plugins(
             fail(name, "another plugin already has this name")
             continue
         try:
-            manager.register(load(), name=name)
+            plugin = load()
+            manager.register(plugin, name=name)
         except Exception as e:
             fail(name, f"could not load: {_short(e)}")
+            continue
+        for function in _unmarked_hooks(plugin):
+            fail(
+                name,
+                f"function {function!r} is named like a hook but is not marked with "
+                "@harness.hookimpl, so harness would never call it; add the decorator "
+                "(or rename the function if it is not a hook)",
+            )
     # what pluggy's check_pending does, but reporting every misspelled hook of every plugin
     hook_names = sorted(n for n in vars(hookspecs) if n.startswith("harness_"))
     for name in dir(manager.hook):
@@ -182,6 +191,19 @@ def load_plugins(
             finally:
                 registry._current = None
     return plugins
+
+
+def _unmarked_hooks(plugin: object) -> list[str]:
+    """Functions of a plugin named `harness_*` that pluggy will not see as hooks."""
+    marker = f"{hookspecs.PROJECT}_impl"  # the attribute `harness.hookimpl` sets
+    names = []
+    for attr in dir(plugin):
+        if not attr.startswith("harness_"):
+            continue
+        value = getattr(plugin, attr, None)
+        if callable(value) and not isinstance(value, type) and not hasattr(value, marker):
+            names.append(attr)
+    return names
 
 
 def _identity(obj: object) -> object:

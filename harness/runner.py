@@ -461,7 +461,7 @@ class Runner:
             )
             self._write_results(staged.path, results, records)
             _remove_empty_dirs(staged.path / "artifacts")
-            self._report(results, staged.path)
+            self._report(results, staged.path, staged.final)
             run_dir = staged.commit()
         except BaseException:
             staged.discard()
@@ -882,13 +882,14 @@ class Runner:
             build_manifest(self.plan.model, self.plan.suites, self.plan.config.seed),
         )
 
-    def _report(self, results: RunResults, run_dir: Path) -> None:
+    def _report(self, results: RunResults, run_dir: Path, final_dir: Path) -> None:
         """Render every reporter; one that raises loses only its own output."""
         context = ReportContext(
             results=results,
             run_dir=run_dir,
             console=Console(),
             metrics=self.plugins.metrics.as_dict(),
+            final_dir=final_dir,
         )
         for name in self.plan.config.reporters:
             try:

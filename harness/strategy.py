@@ -10,6 +10,7 @@ previous one returned.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, fields
@@ -25,6 +26,40 @@ from harness.models.base import (
     ScoreRequest,
 )
 from harness.suites import Example, Suite
+
+
+@dataclass(frozen=True)
+class RequestBatch:
+    """What a list of requests is for: one suite's examples, request `i` for `examples[i]`.
+
+    The evaluator passes it to `Predictor.generate` and `Predictor.score` as the keyword
+    `batch` when the method accepts it (a parameter named `batch`, or `**kwargs`), so
+    predictors written before it existed keep working. Since 0.2.0.
+    """
+
+    suite: Suite
+    examples: tuple[Example, ...]
+
+
+def accepts_batch(method: Callable[..., object]) -> bool:
+    """Whether a predictor method takes the `batch` keyword."""
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "batch" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def call_with_batch(
+    method: Callable[..., Any],
+    requests: Sequence[Any],
+    progress: ProgressCallback | None,
+    batch: RequestBatch | None,
+) -> Any:
+    """`method(requests, progress)`, with `batch=` when given and the method takes it."""
+    if batch is not None and accepts_batch(method):
+        return method(requests, progress, batch=batch)
+    return method(requests, progress)
 
 
 class Predictor:
@@ -65,13 +100,27 @@ class Predictor:
         return None
 
     def generate(
-        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: ProgressCallback | None = None,
+        *,
+        batch: RequestBatch | None = None,
     ) -> list[str]:
+        """One generated text per request, in order.
+
+        `batch` (when the evaluator knows it) names the suite and the examples the
+        requests serve; override to use it (e.g. per-example decoding choices).
+        """
         return self.model.generate(requests, progress)
 
     def score(
-        self, requests: Sequence[ScoreRequest], progress: ProgressCallback | None = None
+        self,
+        requests: Sequence[ScoreRequest],
+        progress: ProgressCallback | None = None,
+        *,
+        batch: RequestBatch | None = None,
     ) -> list[list[ContinuationScore]]:
+        """One score per continuation of each request, in order (`batch` as in `generate`)."""
         return self.model.loglikelihood(requests, progress)
 
 
@@ -91,14 +140,22 @@ class PromptedPredictor(Predictor):
         return self.inner.retrieved_documents(suite, example)
 
     def generate(
-        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: ProgressCallback | None = None,
+        *,
+        batch: RequestBatch | None = None,
     ) -> list[str]:
-        return self.inner.generate(requests, progress)
+        return call_with_batch(self.inner.generate, requests, progress, batch)
 
     def score(
-        self, requests: Sequence[ScoreRequest], progress: ProgressCallback | None = None
+        self,
+        requests: Sequence[ScoreRequest],
+        progress: ProgressCallback | None = None,
+        *,
+        batch: RequestBatch | None = None,
     ) -> list[list[ContinuationScore]]:
-        return self.inner.score(requests, progress)
+        return call_with_batch(self.inner.score, requests, progress, batch)
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,41 @@ def test_misspelled_hook_fails_loudly_with_a_suggestion() -> None:
     assert "did you mean 'harness_register_strategies'" in plugins.failures[0].error
 
 
+def test_a_hook_function_without_the_marker_is_named_with_the_fix() -> None:
+    def harness_register_strategies(registry):  # type: ignore[no-untyped-def]
+        raise AssertionError("never called")
+
+    def harness_helper_for_me():  # type: ignore[no-untyped-def]
+        pass
+
+    module = _module(
+        "unmarked",
+        harness_register_strategies=harness_register_strategies,
+        harness_helper_for_me=harness_helper_for_me,
+    )
+    plugins = load_plugins(extra=[("unmarked", module)], use_entry_points=False)
+    errors = sorted(f.error for f in plugins.failures if f.plugin == "unmarked")
+    assert len(errors) == 2
+    assert "'harness_register_strategies' is named like a hook" in errors[1]
+    assert "@harness.hookimpl" in errors[1]
+
+
+def test_plugin_errors_print_without_markup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    (tmp_path / "harness_unmarked_plugin.py").write_text(
+        "def harness_register_metrics(registry):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["-p", "harness_unmarked_plugin", "run", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("plugin error: plugin 'harness_unmarked_plugin'")
+    assert "[red]" not in err and "'harness_register_metrics'" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_an_entry_point_that_cannot_be_imported_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from rich.console import Console
+from rich.markup import escape
 
 from harness import __version__
 from harness.cli._common import (
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_problems(e.problems)
         return EXIT_BAD_INPUT
     except PluginError as e:
-        Console(stderr=True).print(f"[red]plugin error:[/red] {e}", highlight=False, markup=False)
+        Console(stderr=True).print(f"[red]plugin error:[/red] {escape(str(e))}", highlight=False)
         return EXIT_BAD_INPUT
     except HarnessError as e:
         Console(stderr=True).print(f"error: {e}", highlight=False, markup=False)
