@@ -1,8 +1,8 @@
 """The `harness` command line: one module per group of commands.
 
 `run` (run.py), `plugins` / `suites` / `validate` / `report` (info.py), `baseline save` /
-`check` (gate.py), `compare` (compare.py), and the lab's commands (`harness.lab.cli`);
-what they share is in `_common.py`.
+`check` (gate.py), `compare` (compare.py), `new` (new.py), and the lab's commands
+(`harness.lab.cli`); what they share is in `_common.py`.
 
 Exit codes: 0 success; 1 the run finished but some cells failed (or a plugin hook
 raised); 2 bad input (suite, config, flag, model path, an out or cache folder harness
@@ -35,6 +35,7 @@ from harness.cli._common import (
 from harness.cli.compare import add_compare_commands
 from harness.cli.gate import add_gate_commands
 from harness.cli.info import add_info_commands
+from harness.cli.new import add_new_command
 from harness.cli.run import add_run_command
 from harness.errors import HarnessError, InputError, PluginError
 from harness.run_folder import Terminated
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_lab_commands(sub)
     add_compare_commands(sub)
     add_gate_commands(sub)
+    add_new_command(sub)
     return parser
 
 
