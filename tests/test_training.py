@@ -42,9 +42,13 @@ def test_the_ia3_example_is_found_through_its_entry_point_and_conforms(
     ia3 = plugins.strategies["ia3"]
     report = check_strategy(ia3(ia3.settings_class(**FAST)), tmp_path, model=tiny_model)
     assert report.examples > 0
-    record = json.loads((tmp_path / "work" / "training.json").read_text())
-    # IA3 trains a few scaling vectors: a tiny share of the model
-    assert 0 < record["trainable_share"] < 0.05 and record["artifact_cached"] == 0.0
+    # per target, like lora: one adaptation (and one training record) per target suite
+    records = sorted((tmp_path / "work").glob("*/training.json"))
+    assert records
+    for path in records:
+        record = json.loads(path.read_text())
+        # IA3 trains a few scaling vectors: a tiny share of the model
+        assert 0 < record["trainable_share"] < 0.05 and record["artifact_cached"] == 0.0
 
 
 def test_a_peft_config_is_cached_as_an_adapter_and_reused(
