@@ -137,7 +137,6 @@ def _classify_by_generation(
                 # an unmapped output keeps its text, which is no candidate: scored wrong
                 prediction=label if label is not None else text.strip(),
                 references=example.references,
-                candidates=cands,
                 gold_documents=example.gold_documents,
                 retrieved=docs,
             )

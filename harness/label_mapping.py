@@ -3,8 +3,9 @@
 Used to score classification and multiple choice on backends without log-likelihoods.
 Three steps, the first that decides wins: the exact label (or its answer text); the
 same after normalising (case, surrounding punctuation, runs of whitespace); an
-unambiguous prefix (the text starts with exactly one label at a word boundary, or is
-the beginning of exactly one label). Anything else maps to nothing, and counts wrong.
+unambiguous prefix (the text starts with a label at a word boundary, the longest one if
+several, and names no other label after it; or the text is the beginning of exactly
+one label). Anything else maps to nothing, and counts wrong.
 """
 
 from __future__ import annotations
@@ -50,16 +51,27 @@ def map_to_label(
             said.startswith(n) and not said[len(n)].isalnum() for n in names if len(said) > len(n)
         )
     ]
-    if len(starts) == 1:
-        return starts[0]
     if starts:
-        # "not good" vs "not": the longest label the text starts with, when it is unique
+        # "not good" vs "not": the longest label the text starts with
         longest = max(max(len(n) for n in normal[label] if said.startswith(n)) for label in starts)
         best = [
             label
             for label in starts
             if any(len(n) == longest and said.startswith(n) for n in normal[label])
         ]
-        return best[0] if len(best) == 1 else None
+        if len(best) != 1:
+            return None
+        chosen = said[:longest]
+        # unambiguous only when no other label is named later ("blue-green")
+        rest = said[longest:]
+        others = [
+            n
+            for label, names in normal.items()
+            if label != best[0]
+            for n in names
+            if n not in chosen
+        ]
+        named = any(re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", rest) for n in others)
+        return None if named else best[0]
     begins = [label for label, names in normal.items() if any(n.startswith(said) for n in names)]
     return begins[0] if len(begins) == 1 else None
