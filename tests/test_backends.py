@@ -80,24 +80,24 @@ def test_batch_size_is_not_in_the_cache_key_and_dtype_is(tiny_model: Path) -> No
             {"backend": "openai", "name": "m", "api_key_env": None},
             {"device": "cpu"},
             "'device' is not a setting of backend 'openai'",
-        ),  # noqa: E501
+        ),
         ({"backend": "openai"}, {}, "backend 'openai' needs the model's name"),
         (
             {"backend": "openai", "name": "m", "api_key_env": "HARNESS_UNSET_KEY_VAR"},
             {},
             "HARNESS_UNSET_KEY_VAR (the API key) is not set",
-        ),  # noqa: E501
+        ),
         ({"backend": "echo", "name": "m", "generation": False}, {}, "cannot generate text"),
         (
             {"backend": "echo", "name": "m"},
             {},
             "metric 'perplexity' of suite 'toy-echo' needs log-probabilities",
-        ),  # noqa: E501
+        ),
         (
             {"backend": "openai", "name": "m", "api_key_env": None},
             {},
             "backend 'openai' (the run) does not return them",
-        ),  # noqa: E501
+        ),
     ],
 )
 def test_unsupported_combinations_exit_2_with_the_reason(
@@ -134,7 +134,7 @@ def test_unsupported_combinations_exit_2_with_the_reason(
                 "name": "zero-shot",
                 "label": "other",
                 "model": {"backend": "echo", "generation": False, "name": "m"},
-            },  # noqa: E501
+            },
             "row 'other' evaluates generation suite 'toy-echo'",
         ),
     ],
