@@ -83,7 +83,8 @@ def _run(config: dict[str, Any], out: Path) -> tuple[dict[str, Any], dict[Any, s
     results = json.loads((outcome.run_dir / "results.json").read_text())
     lines = (outcome.run_dir / "predictions.jsonl").read_text().splitlines()
     predictions = {
-        (r["strategy"], r["suite"], r["example_id"]): r["prediction"] for r in map(json.loads, lines)
+        (r["strategy"], r["suite"], r["example_id"]): r["prediction"]
+        for r in map(json.loads, lines)
     }
     return results, predictions
 

@@ -37,7 +37,9 @@ def _train(base: Path, out: Path, *, lora: bool) -> Path:
         use_cpu=True,
         seed=0,
     )
-    peft_config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]) if lora else None
+    peft_config = (
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]) if lora else None
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer = SFTTrainer(
@@ -72,7 +74,9 @@ def _by_hand(model: Any, tokenizer: Any, prompts: list[str], suite: Any) -> list
 
     wrapped = HFModel(model.eval(), tokenizer, name="by hand", chat_template="off")
     spec = suite.spec.generation
-    texts = wrapped.generate([GenerationRequest(p, spec.max_new_tokens, spec.stop) for p in prompts])
+    texts = wrapped.generate(
+        [GenerationRequest(p, spec.max_new_tokens, spec.stop) for p in prompts]
+    )
     return [t.strip() for t in texts]
 
 
@@ -115,7 +119,9 @@ def test_adapter_and_checkpoint_rows_equal_loading_them_by_hand(
 
     prompts, predicted = rows("full")
     full = AutoModelForCausalLM.from_pretrained(artifacts["checkpoint"])
-    assert predicted == _by_hand(full, AutoTokenizer.from_pretrained(artifacts["checkpoint"]), prompts, suite)  # noqa: E501
+    assert predicted == _by_hand(
+        full, AutoTokenizer.from_pretrained(artifacts["checkpoint"]), prompts, suite
+    )  # noqa: E501
 
     cells = {(c.strategy, c.suite): c for c in outcome.results.cells}
     for row in ("adapter-a", "full"):
