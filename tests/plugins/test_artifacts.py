@@ -121,7 +121,7 @@ def test_adapter_and_checkpoint_rows_equal_loading_them_by_hand(
     full = AutoModelForCausalLM.from_pretrained(artifacts["checkpoint"])
     assert predicted == _by_hand(
         full, AutoTokenizer.from_pretrained(artifacts["checkpoint"]), prompts, suite
-    )  # noqa: E501
+    )
 
     cells = {(c.strategy, c.suite): c for c in outcome.results.cells}
     for row in ("adapter-a", "full"):
