@@ -77,7 +77,7 @@ def resolve_model(
         )
     if spec.name is not None and not spec.name.strip():
         raise InputError.single(
-            source, f"{where}.name", "the model name is empty", "give a Hub id or a local folder"
+            source, where, "the model name is empty", "give a Hub id or a local folder"
         )
     problems: list[Problem] = []
     values = dict(spec.settings)

@@ -107,6 +107,7 @@ class RunResults(_Model):
     schema_version: int = SCHEMA_VERSION
     run_id: str
     harness_version: str
+    #: the base model, as reports name it (a path or hub id; `BACKEND:NAME` for other backends)
     model: str
     seed: int
     suites: list[SuiteInfo]

@@ -469,7 +469,7 @@ class Runner:
             results = RunResults(
                 run_id=self.run_id,
                 harness_version=__version__,
-                model=plan.model,
+                model=self._base.label,
                 seed=plan.config.seed,
                 suites=[self._suite_info(s) for s in plan.suites],
                 cells=cells,

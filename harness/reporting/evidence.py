@@ -176,8 +176,7 @@ def _other_models(results: RunResults) -> list[str]:
     """One line per row that ran on a model other than the run's base model."""
     lines = []
     seen: set[str] = set()
-    base = next((c.model for c in results.cells if c.strategy == "zero-shot" and c.model), None)
-    base = base or results.model
+    base = results.model
     for cell in results.cells:
         if cell.model and cell.model != base and cell.strategy not in seen:
             seen.add(cell.strategy)
