@@ -1,7 +1,7 @@
 # Quick start: `make demo` runs the built-in demo, `make test` runs the tests.
 # Both create .venv on first use: CPU torch first (so pip does not pull CUDA packages),
 # then harness with its test extras at the tested versions of constraints.txt, then the
-# example third-party plugin packages.
+# example third-party plugin packages (strategies and a backend).
 #
 # Moving the pins forward: `make test-latest` runs the tests against the newest versions
 # pyproject.toml's ranges allow (in .venv-latest, not CI); `make pins` then writes that
@@ -18,13 +18,14 @@ LATEST := .venv-latest
 .PHONY: setup demo test lint bench clean test-latest pins
 
 $(STAMP): pyproject.toml $(CONSTRAINTS) examples/harness-label-hint/pyproject.toml \
-		examples/harness-ia3/pyproject.toml
+		examples/harness-ia3/pyproject.toml examples/harness-echo-backend/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[test]"
 	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall ./examples/harness-label-hint
 	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall ./examples/harness-ia3
+	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall ./examples/harness-echo-backend
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -51,6 +52,7 @@ test-latest:
 	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[test]"
 	$(LATEST)/bin/python -m pip install --quiet --no-deps --force-reinstall ./examples/harness-label-hint
 	$(LATEST)/bin/python -m pip install --quiet --no-deps --force-reinstall ./examples/harness-ia3
+	$(LATEST)/bin/python -m pip install --quiet --no-deps --force-reinstall ./examples/harness-echo-backend
 	$(LATEST)/bin/python -m pytest
 
 # Write the versions of .venv-latest (after `make test-latest` passed) to constraints.txt.

@@ -1,7 +1,8 @@
 """harness: prompt, few-shot, fine-tune or RAG? Decide with evidence.
 
 The public API for plugin authors: `hookimpl` to implement hooks, `Strategy` and
-`Predictor` to write a strategy, `Metric` and `Reporter` for metrics and reporters.
+`Predictor` to write a strategy, `Metric` and `Reporter` for metrics and reporters,
+`Backend` and `Capabilities` for model backends.
 Heavy libraries (torch, transformers) are imported only when a run needs them.
 """
 
@@ -14,6 +15,8 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("harness")
 
 from harness.metrics import ExampleOutput, Metric  # noqa: E402
+from harness.models.backend import Backend  # noqa: E402
+from harness.models.base import Capabilities  # noqa: E402
 from harness.reporting.base import ReportContext, Reporter  # noqa: E402
 from harness.strategy import (  # noqa: E402
     AdaptContext,
@@ -27,6 +30,8 @@ from harness.suites import Example, Suite  # noqa: E402
 
 __all__ = [
     "AdaptContext",
+    "Backend",
+    "Capabilities",
     "Example",
     "ExampleOutput",
     "Metric",

@@ -42,6 +42,7 @@ API: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("harness.Metric", "harness.ExampleOutput", "harness.metrics.SupportsResampledAggregate"),
     ),
     ("Reporters", ("harness.Reporter", "harness.ReportContext")),
+    ("Backends", ("harness.Backend", "harness.Capabilities")),
     (
         "Testing",
         (

@@ -3,7 +3,8 @@
 Loaded from YAML (or built from CLI flags), validated with every problem reported at
 once. Strategy entries are a name (`few-shot`), a name with settings
 (`{name: few-shot, k: 8}`), a labelled variant (`{name: few-shot, label: few-shot-8, k: 8}`)
-or a composition (`lora+rag`).
+or a composition (`lora+rag`). `model` is a name or path (the `hf` backend) or a
+mapping `{backend: NAME, name: MODEL, ...settings}`; a strategy entry may name its own.
 """
 
 from __future__ import annotations
@@ -47,6 +48,41 @@ class Timeouts(BaseModel):
         return {k: v for k, v in data.items() if k in self.model_fields_set}
 
 
+#: the backend a plain model name or path means
+DEFAULT_BACKEND = "hf"
+
+
+class ModelSpec(BaseModel):
+    """A model and the backend that loads it; `settings` are the backend's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: str = Field(DEFAULT_BACKEND, description="a registered backend name")
+    name: str | None = Field(
+        None, description="hub id, local folder, or the served model's id; default: the demo"
+    )
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _flat(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # written as it is read: {backend, name, ...settings}
+        data: dict[str, Any] = handler(self)
+        return {"backend": data["backend"], "name": data["name"], **data["settings"]}
+
+
+_MODEL_KEYS = ("backend", "name")
+
+
+def _normalise_model(raw: Any) -> Any:
+    """`model: NAME` and `model: {backend: B, name: N, k: v}` to the explicit form."""
+    if isinstance(raw, str):
+        return {"name": raw}
+    if isinstance(raw, dict) and "settings" not in raw:
+        settings = {k: v for k, v in raw.items() if k not in _MODEL_KEYS}
+        return {k: v for k, v in raw.items() if k in _MODEL_KEYS} | {"settings": settings}
+    return raw
+
+
 class StrategyEntry(BaseModel):
     """One strategy of the matrix, with its settings."""
 
@@ -55,11 +91,21 @@ class StrategyEntry(BaseModel):
     name: str = Field(description="a strategy name, or names joined by '+' to compose them")
     label: str | None = Field(None, description="the row name in reports (default: name)")
     settings: dict[str, Any] = Field(default_factory=dict)
+    model: ModelSpec | None = Field(
+        None,
+        description="the model this row runs on (default: the run's); its deltas stay "
+        "against the run's zero-shot row",
+    )
     timeout: float | Timeouts | None = Field(
         None,
         description="seconds for adapting and for each cell of this row (a number for "
         "both, or {adapt: N, cell: N}); default: the run's adapt_timeout and cell_timeout",
     )
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_forms(cls, value: Any) -> Any:
+        return _normalise_model(value)
 
     @field_validator("timeout")
     @classmethod
@@ -149,7 +195,11 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, description="hub id or local folder; default: the demo model")
+    model: ModelSpec | None = Field(
+        None,
+        description="hub id or local folder (the hf backend), or {backend: NAME, name: "
+        "MODEL, ...settings}; default: the demo model",
+    )
     strategies: list[StrategyEntry] = Field(
         default_factory=lambda: [StrategyEntry(name="zero-shot"), StrategyEntry(name="few-shot")]
     )
@@ -196,6 +246,16 @@ class RunConfig(BaseModel):
             return [{"name": v} if isinstance(v, str) else v for v in value]
         return value
 
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_forms(cls, value: Any) -> Any:
+        return _normalise_model(value)
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        """The run's model, the demo model's name left to the planner (None)."""
+        return self.model or ModelSpec()
+
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:
@@ -214,7 +274,7 @@ class RunConfig(BaseModel):
 
 
 #: keys of a strategy entry that are not the strategy's settings
-_ENTRY_KEYS = ("name", "label", "timeout")
+_ENTRY_KEYS = ("name", "label", "timeout", "model")
 
 
 def _normalise_strategies(raw: Any) -> Any:

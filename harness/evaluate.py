@@ -1,8 +1,11 @@
 """From a predictor and a suite's test examples to per-example outputs and scores.
 
 Classification and multiple choice are scored by log-likelihood over the candidates (the
-label set or the example's choices), so there are no parse failures; generation tasks by
-the generated text. Metrics then score every output, and `harness.analysis` adds CIs.
+label set or the example's choices), so there are no parse failures; on a backend without
+log-likelihoods, by generating and mapping the text to a candidate
+(`harness.label_mapping`), an unmapped output counting wrong and as a parse failure.
+Generation tasks are scored by the generated text. Metrics then score every output, and
+`harness.analysis` adds CIs.
 """
 
 from __future__ import annotations
@@ -13,8 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.analysis import CellEstimate, Replicate, estimate_cell
+from harness.label_mapping import map_to_label
 from harness.metrics import ExampleOutput, Metric
-from harness.models.base import GenerationRequest, ProgressCallback, ScoreRequest
+from harness.models.base import (
+    GenerationRequest,
+    ProgressCallback,
+    ScoreRequest,
+    capabilities_of,
+)
 from harness.strategy import Predictor, RequestBatch, call_with_batch
 from harness.suites import Example, Suite
 
@@ -25,6 +34,9 @@ class SuitePredictions:
 
     prompts: list[str]
     outputs: list[ExampleOutput]
+    #: classification outputs generated and mapped to no label (None: scored by
+    #: log-likelihood, or a generation task)
+    parse_failures: int | None = None
 
 
 def predict(
@@ -40,6 +52,10 @@ def predict(
     prompts = predictor.prompts(suite, examples)
     _check_count(predictor, "prompts", prompts, len(examples), "examples")
     retrieved = [predictor.retrieved_documents(suite, example) for example in examples]
+    if suite.task in ("classification", "multiple-choice") and not (
+        capabilities_of(predictor.model).loglikelihood
+    ):
+        return _classify_by_generation(predictor, suite, examples, prompts, retrieved, progress)
     if suite.task in ("classification", "multiple-choice"):
         candidates = [suite.candidates(example) for example in examples]
         requests = [
@@ -101,6 +117,38 @@ def predict(
         for i, (example, text) in enumerate(zip(examples, texts, strict=True))
     ]
     return SuitePredictions(prompts, outputs)
+
+
+def _classify_by_generation(
+    predictor: Predictor,
+    suite: Suite,
+    examples: Sequence[Example],
+    prompts: list[str],
+    retrieved: list[tuple[str, ...] | None],
+    progress: ProgressCallback | None,
+) -> SuitePredictions:
+    """Generate an answer per example and map it to a candidate; unmapped ones are wrong."""
+    spec = suite.spec.generation
+    texts = predictor.generate(
+        [GenerationRequest(p, spec.max_new_tokens, spec.stop) for p in prompts], progress
+    )
+    _check_count(predictor, "generate", texts, len(prompts), "requests")
+    outputs, failures = [], 0
+    for example, text, docs in zip(examples, texts, retrieved, strict=True):
+        cands = suite.candidates(example)
+        label = map_to_label(text, cands, [suite.answer(c) for c in cands])
+        failures += label is None
+        outputs.append(
+            ExampleOutput(
+                example_id=example.id,
+                # an unmapped output keeps its text, which is no candidate: scored wrong
+                prediction=label if label is not None else text.strip(),
+                references=example.references,
+                gold_documents=example.gold_documents,
+                retrieved=docs,
+            )
+        )
+    return SuitePredictions(prompts, outputs, failures)
 
 
 def _check_count(predictor: Predictor, method: str, got: Sized, asked: int, what: str) -> None:

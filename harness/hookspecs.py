@@ -11,7 +11,7 @@ Two kinds, by lifecycle stage:
   fails the run.
 
 Implement them with `harness.hookimpl` in a module or object named by an entry point in
-the `harness` group. All hooks exist since harness 0.1.0.
+the `harness` group. Each hook's docstring says since which version it exists.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         RunFinished,
         RunStarted,
     )
+    from harness.models.backend import Backend
     from harness.registry import Registry
 
 PROJECT = "harness"
@@ -62,6 +63,17 @@ def harness_register_suites(registry: Registry) -> None:
 @hookspec
 def harness_register_reporters(registry: Registry) -> None:
     """Add `harness.Reporter` subclasses: `registry.add(MyReporter)`. Since 0.1.0."""
+
+
+@hookspec
+def harness_register_backends(registry: Registry[type[Backend]]) -> None:
+    """Add `harness.Backend` subclasses: `registry.add(MyBackend)`.
+
+    A backend loads models by name (`model: {backend: NAME, name: ..., ...settings}` in
+    a run config) and declares its `Capabilities`; names must be unique across all
+    plugins. The built-in `hf` (transformers, local weights) and `openai` (OpenAI-
+    compatible servers) backends come in through this hook too. Since 0.2.0.
+    """
 
 
 # -- lifecycle -----------------------------------------------------------------------

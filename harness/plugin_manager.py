@@ -23,6 +23,7 @@ import pluggy
 from harness import hookspecs
 from harness.errors import PluginError
 from harness.metrics import Metric
+from harness.models.backend import Backend
 from harness.registry import Provenance, Registry
 from harness.reporting.base import Reporter
 from harness.strategy import Strategy
@@ -56,6 +57,8 @@ class Plugins:
     reporters: Registry[type[Reporter]]
     provenance: dict[str, Provenance]
     blocked: tuple[str, ...] = ()
+    #: model backends by name (`hf`, `openai`, ...)
+    backends: Registry[type[Backend]] = field(default_factory=lambda: Registry("backend", Backend))
     failures: list[PluginFailure] = field(default_factory=list)
     #: errors raised by lifecycle hooks during a run (reported, never fatal)
     hook_errors: list[PluginFailure] = field(default_factory=list)
@@ -177,6 +180,7 @@ def load_plugins(
         ("harness_register_metrics", plugins.metrics),
         ("harness_register_suites", plugins.suites),
         ("harness_register_reporters", plugins.reporters),
+        ("harness_register_backends", plugins.backends),
     ):
         # called one plugin at a time so that each item is attributed to its plugin and
         # one broken plugin is reported by name without hiding the others

@@ -28,9 +28,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from harness import __version__
 from harness.analysis import Replicate, compare_cells
+from harness.backends import (
+    ResolvedModel,
+    capability_problems,
+    local_weights_reason,
+    resolve_model,
+)
 from harness.cache import Cache, content_key, default_cache_dir, library_versions
 from harness.config import RunConfig, StrategyEntry, SuiteEntry, build_settings
-from harness.demo import demo_model_path
 from harness.errors import InputError, NotApplicable, Problem
 from harness.evaluate import estimate, predict, score_outputs
 from harness.events import (
@@ -41,10 +46,9 @@ from harness.events import (
     RunFinished,
     RunStarted,
 )
-from harness.manifest import build_manifest, model_hash
+from harness.manifest import build_manifest
 from harness.metrics import ExampleOutput, Metric
-from harness.models.base import LanguageModel, ScoreRequest
-from harness.models.options import check_model_location
+from harness.models.base import LanguageModel, ReportsUsage, ScoreRequest, capabilities_of
 from harness.plugin_manager import Plugins
 from harness.reporting.base import ReportContext
 from harness.resources import cuda_peak_memory_mb, peak_memory_mb, reset_peak_memory
@@ -87,6 +91,8 @@ class PlannedStrategy:
     seeds: tuple[int, ...] = (0,)
     #: whether any link's result depends on the seed (training, sampled demonstrations)
     seed_dependent: bool = False
+    #: the row's own model (`model:` in its entry); None: the run's base model
+    model: ResolvedModel | None = None
 
     @property
     def replicated(self) -> bool:
@@ -107,6 +113,8 @@ class Plan:
     strategies: tuple[PlannedStrategy, ...]
     suites: tuple[Suite, ...]
     metrics: dict[str, Metric]
+    #: the base model with its backend (None only for plans built by hand: `model` on hf)
+    base: ResolvedModel | None = None
 
     @property
     def targets(self) -> tuple[Suite, ...]:
@@ -168,6 +176,9 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
         where = f"strategies[{i}]"
         try:
             planned = _plan_strategy(entry, plugins, source, where)
+            if entry.model is not None:
+                own = resolve_model(entry.model, config, plugins, source, f"{where}.model")
+                planned = replace(planned, model=own)
         except InputError as e:
             problems.extend(e.problems)
             continue
@@ -201,18 +212,15 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
             )
     if not config.strategies:
         problems.append(Problem(source, "strategies", "no strategies to run", "list strategies"))
+    base: ResolvedModel | None = None
     try:
-        if config.model is not None and not config.model.strip():
-            raise InputError.single(
-                source, "model", "the model name is empty", "give a Hub id or a local folder"
-            )
-        model = config.model if config.model is not None else demo_model_path()
         # a local folder is checked now (headers only), so a broken one fails before a
         # run folder or a cache entry is written; hub ids are resolved when loading
-        check_model_location(model)
+        base = resolve_model(config.model, config, plugins, source)
     except InputError as e:
         problems.extend(e.problems)
-        model = ""
+    model = base.name if base else ""
+    problems += _backend_problems(base, strategies, config, suites, plugins, source)
     problems += _train_split_problems(strategies, suites, source)
     if problems:
         raise InputError(problems)
@@ -228,7 +236,34 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
             ]
         else:
             expanded.append(replace(planned, targets=targets))
-    return Plan(config, model, tuple(expanded), tuple(suites), metrics)
+    return Plan(config, model, tuple(expanded), tuple(suites), metrics, base)
+
+
+def _backend_problems(
+    base: ResolvedModel | None,
+    strategies: list[PlannedStrategy],
+    config: RunConfig,
+    suites: list[Suite],
+    plugins: Plugins,
+    source: str,
+) -> list[Problem]:
+    """What the run's and each row's backend cannot do for the suites they evaluate."""
+    metrics = plugins.metrics.as_dict()
+    problems: list[Problem] = []
+    if base is not None:
+        problems += capability_problems(base, suites, metrics, source, "model", "the run")
+    for i, planned in enumerate(strategies):
+        if planned.model is not None:
+            evaluated = [s for s in suites if s.role == "forgetting" or s.role == "target"]
+            problems += capability_problems(
+                planned.model,
+                evaluated,
+                metrics,
+                source,
+                f"strategies[{i}].model",
+                f"row {planned.row!r}",
+            )
+    return problems
 
 
 def _suite_metrics(
@@ -374,15 +409,18 @@ class Runner:
         config_out = plan.config.out
         self.out_dir = Path(out_dir or config_out or Path("reports") / self.run_id)
         self._model: LanguageModel | None = None
-        self._model_loader = model_loader or self._load_hf_model
+        self._model_loader = model_loader or self._load_base_model
+        #: models of rows that name their own (`model:` in a strategy entry), by label
+        self._row_models: dict[str, LanguageModel] = {}
         config = plan.config
         self.cache = Cache(
             Path(config.cache_dir) if config.cache_dir else default_cache_dir(),
             enabled=config.cache,
             on_note=lambda note: self.console.print(f"[yellow]{note}[/yellow]", highlight=False),
         )
-        # local model folders are keyed by their files' hash, hub ids by their name
-        self._model_key = model_hash(plan.model) or plan.model
+        # the backend's identity: for local folders their files' hash, else the name,
+        # with the settings that change outputs and the backend's code
+        self._model_key = content_key("model", self._base.identity())
         #: rows whose strategy does not apply to their targets, and why
         self._not_applicable: dict[str, str] = {}
         #: each evaluated cell's replicates, for the paired deltas
@@ -395,23 +433,39 @@ class Runner:
         if self._model is None:
             with self.console.status(f"Loading model {self.plan.model}"):
                 self._model = self._model_loader()
-                # one tiny request first, so that one-off start-up work (kernel selection,
-                # allocator growth) is not timed as the first cell's evaluation
-                self._model.loglikelihood([ScoreRequest("warm-up", (" run",))])
+                self._warm_up(self._model)
         return self._model
 
-    def _load_hf_model(self) -> LanguageModel:
-        from harness.models.hf import HFModel
+    @property
+    def _base(self) -> ResolvedModel:
+        """The base model's backend; a hand-built plan without one means the default."""
+        if self.plan.base is not None:
+            return self.plan.base
+        return resolve_model(self.plan.model, self.plan.config, self.plugins, "plan")
 
-        c = self.plan.config
-        return HFModel.load(
-            self.plan.model,
-            device=c.device,
-            dtype=c.dtype,
-            trust_remote_code=c.trust_remote_code,
-            chat_template=c.chat_template,
-            batch_size=c.batch_size,
-        )
+    def _load_base_model(self) -> LanguageModel:
+        return self._base.load()
+
+    @staticmethod
+    def _warm_up(model: LanguageModel) -> None:
+        # one tiny request first, so that one-off start-up work (kernel selection,
+        # allocator growth) is not timed as the first cell's evaluation; remote models
+        # are not warmed up (a request there costs money and warms nothing here)
+        can = capabilities_of(model)
+        if can.loglikelihood and can.local_weights:
+            model.loglikelihood([ScoreRequest("warm-up", (" run",))])
+
+    def row_model(self, strategy: PlannedStrategy) -> LanguageModel:
+        """The model a row runs on: its own (loaded once per run) or the base model."""
+        own = strategy.model
+        if own is None:
+            return self.base_model()
+        if own.label not in self._row_models:
+            with self.console.status(f"Loading model {own.label}"):
+                model = own.load()
+                self._warm_up(model)
+            self._row_models[own.label] = model
+        return self._row_models[own.label]
 
     def run(self) -> RunOutcome:
         plan = self.plan
@@ -452,7 +506,7 @@ class Runner:
             results = RunResults(
                 run_id=self.run_id,
                 harness_version=__version__,
-                model=plan.model,
+                model=self._base.label,
                 seed=plan.config.seed,
                 suites=[self._suite_info(s) for s in plan.suites],
                 cells=cells,
@@ -529,6 +583,7 @@ class Runner:
         cell = Cell(
             strategy=strategy.row,
             suite=suite.name,
+            model=(strategy.model or self._base).label,
             status="skipped",
             error=reason or f"adapted to {targets} only",
         )
@@ -539,13 +594,20 @@ class Runner:
 
     def _adapt_key(self, strategy: PlannedStrategy, links: int, seed: int) -> str:
         """What the first `links` links of a row's chain depend on, their code included."""
-        config = self.plan.config
+        model_key = (
+            content_key("model", strategy.model.identity()) if strategy.model else self._model_key
+        )
         return content_key(
             "adapt",
             library_versions(),
-            self._model_key,
+            model_key,
             [
-                (link.name, link.settings, self.plugins.strategies.identity(type(link)))
+                (
+                    link.name,
+                    link.settings,
+                    self.plugins.strategies.identity(type(link)),
+                    link.inputs_identity(),
+                )
                 for link in strategy.chain[:links]
             ],
             seed,
@@ -555,7 +617,6 @@ class Runner:
                 for s in self.plan.forgetting
                 if any(link.uses_forgetting_data for link in strategy.chain[:links])
             ],
-            (config.device, config.dtype, config.chat_template, config.trust_remote_code),
         )
 
     def _cell_key(self, strategy: PlannedStrategy, suite: Suite, seed: int) -> str:
@@ -630,6 +691,7 @@ class Runner:
             return Cell(
                 strategy=strategy.row,
                 suite=suite.name,
+                model=(strategy.model or self._base).label,
                 status="failed",
                 error=f"{failed.error}{at}",
                 cost=failed.cost,
@@ -655,6 +717,7 @@ class Runner:
         return Cell(
             strategy=strategy.row,
             suite=suite.name,
+            model=(strategy.model or self._base).label,
             status="cached" if all(r.status == "cached" for r in runs) else "ok",
             metrics={
                 n: MetricValue(
@@ -712,7 +775,11 @@ class Runner:
 
     def _adapt_chain(self, strategy: PlannedStrategy, run_dir: Path, seed: int) -> Predictor:
         """The base model's predictor, adapted by each link of the chain in turn."""
-        predictor = Predictor(self.base_model())
+        model = strategy.model or self._base
+        for link in strategy.chain:
+            if link.needs_local_weights and not model.capabilities.local_weights:
+                raise NotApplicable(local_weights_reason(model, link.name))
+        predictor = Predictor(self.row_model(strategy))
         for i, link in enumerate(strategy.chain, start=1):
             work_dir = run_dir / "artifacts" / strategy.row / link.name
             if strategy.replicated:
@@ -720,11 +787,11 @@ class Runner:
             work_dir.mkdir(parents=True, exist_ok=True)
             predictor = link.adapt(
                 AdaptContext(
-                    model_name=self.plan.model,
+                    model_name=model.name,
                     targets=strategy.targets,
                     seed=seed,
                     work_dir=work_dir,
-                    load_model=self.base_model,
+                    load_model=lambda: self.row_model(strategy),
                     upstream=predictor,
                     forgetting=self.plan.forgetting,
                     cache=self.cache,
@@ -760,6 +827,8 @@ class Runner:
         reset_peak_memory()
         truncation = getattr(predictor.model, "truncated_prompts", None)
         truncated_before = len(truncation) if isinstance(truncation, list) else 0
+        meter = predictor.model if isinstance(predictor.model, ReportsUsage) else None
+        usage_before = meter.usage() if meter else {}
         start = time.perf_counter()
         try:
             predicted = call_with_timeout(
@@ -776,7 +845,16 @@ class Runner:
             eval_seconds = time.perf_counter() - start
             metric_errors: dict[str, str] = {}
             scores = score_outputs(predicted.outputs, metrics, metric_errors)
-            prompt_tokens = [predictor.model.count_tokens(p) for p in predicted.prompts]
+            prompt_tokens = (
+                [predictor.model.count_tokens(p) for p in predicted.prompts]
+                if capabilities_of(predictor.model).token_counting
+                else []
+            )
+            # requests, tokens and price the backend reports for this cell
+            usage = {
+                k: round(v - usage_before.get(k, 0.0), 6)
+                for k, v in (meter.usage() if meter else {}).items()
+            }
             cost = adapt_cost.model_copy(
                 update={
                     "eval_seconds": round(eval_seconds, 3),
@@ -790,6 +868,8 @@ class Runner:
                     "truncated_examples": len(set(truncation[truncated_before:]))
                     if isinstance(truncation, list)
                     else None,
+                    "parse_failures": predicted.parse_failures,
+                    **usage,
                 }
             )
         except Exception as e:
@@ -855,7 +935,7 @@ class Runner:
 
     def _write_config(self, run_dir: Path) -> None:
         data = self.plan.config.model_dump(mode="json")
-        data["model"] = self.plan.model
+        data["model"] = self._base.spec()
         # each suite by its file, with the metrics it was scored with when they differ
         entries = self.plan.config.suites or [SuiteEntry(name=s.name) for s in self.plan.suites]
         data["suites"] = [

@@ -216,6 +216,9 @@ class Strategy(ABC):
     #: demonstrations): with `replicates: N` such rows are adapted and evaluated once per
     #: seed. Override `depends_on_seed` when it depends on the settings.
     seed_dependent: ClassVar[bool] = False
+    #: whether adapting needs the model's weights in this process (fine-tuning, adapters):
+    #: on a backend without local weights the row is skipped with the reason
+    needs_local_weights: ClassVar[bool] = False
 
     def __init__(self, settings: Any = None) -> None:
         self.settings = settings if settings is not None else self.settings_class()
@@ -223,6 +226,12 @@ class Strategy(ABC):
     def depends_on_seed(self) -> bool:
         """Whether this strategy, with its settings, gives different results per seed."""
         return self.seed_dependent
+
+    def inputs_identity(self) -> object:
+        """What the settings name but do not contain, for cache keys: e.g. a content hash
+        of the files at a `path` setting, so that changed files miss the cache.
+        None (the default) when the settings say it all."""
+        return None
 
     @abstractmethod
     def adapt(self, context: AdaptContext) -> Predictor:

@@ -184,6 +184,7 @@ class SFT(Strategy):
     scope: ClassVar[str] = "per-target"
     needs_train_split: ClassVar[str] = "targets"
     seed_dependent: ClassVar[bool] = True
+    needs_local_weights: ClassVar[bool] = True
 
     def adapt(self, context: AdaptContext) -> Predictor:
         return fine_tune(context, self.settings)
@@ -198,6 +199,7 @@ class LoRA(Strategy):
     scope: ClassVar[str] = "per-target"
     needs_train_split: ClassVar[str] = "targets"
     seed_dependent: ClassVar[bool] = True
+    needs_local_weights: ClassVar[bool] = True
 
     def adapt(self, context: AdaptContext) -> Predictor:
         return _fine_tune_lora(context, self.settings)
@@ -211,6 +213,7 @@ class Multitask(Strategy):
     settings_class = MultitaskSettings
     needs_train_split: ClassVar[str] = "targets"
     seed_dependent: ClassVar[bool] = True
+    needs_local_weights: ClassVar[bool] = True
     #: replay reads the forgetting suites' train splits
     uses_forgetting_data: ClassVar[bool] = True
 

@@ -116,7 +116,8 @@ def test_config_file_with_every_entry_form(tmp_path: Path) -> None:
         """,
     )
     config = load_config(path)
-    assert (config.model, config.seed) == ("some/model", 7)
+    assert config.model is not None
+    assert (config.model.name, config.model.backend, config.seed) == ("some/model", "hf", 7)
     assert [(s.row, s.settings) for s in config.strategies] == [
         ("zero-shot", {}),
         ("few-shot", {"k": 8}),

@@ -21,7 +21,9 @@ from harness.errors import InputError
 
 def add_info_commands(sub: Subcommands) -> None:
     """Add `plugins`, `suites`, `validate` and `report`."""
-    plugins = sub.add_parser("plugins", help="list strategies, metrics, suites and reporters")
+    plugins = sub.add_parser(
+        "plugins", help="list strategies, metrics, suites, reporters and backends"
+    )
     plugins.add_argument("-v", "--verbose", action="store_true", help="show strategy settings")
     plugins.set_defaults(func=cmd_plugins)
 
@@ -53,6 +55,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         ("metric", plugins.metrics),
         ("suite", plugins.suites),
         ("reporter", plugins.reporters),
+        ("backend", plugins.backends),
     ):
         for entry in registry.entries():
             p = entry.provenance
@@ -60,10 +63,13 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             table.add_row(kind, entry.name, source, _about(entry.item))
     console.print(table)
     if args.verbose:
-        for entry in plugins.strategies.entries():
-            rows = settings_help(entry.item.settings_class)
+        configurable: list[tuple[str, type]] = [
+            (e.name, e.item.settings_class) for e in plugins.strategies.entries()
+        ] + [(f"backend {e.name}", e.item.settings_class) for e in plugins.backends.entries()]
+        for title, settings_class in configurable:
+            rows = settings_help(settings_class)
             if rows:
-                console.print(f"\n[bold]{entry.name}[/bold] settings:")
+                console.print(f"\n[bold]{title}[/bold] settings:")
                 for name, default, help_text in rows:
                     console.print(f"  {name} = {default}  {help_text}", highlight=False)
     for name in plugins.blocked:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 #: Called with the number of requests just finished; used for progress bars.
 ProgressCallback = Callable[[int], None]
@@ -39,6 +39,36 @@ class ContinuationScore:
     logprob: float
     n_tokens: int
     is_greedy: bool = False
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend's models can do; the plan checks every row and suite against it.
+
+    A backend without `loglikelihood` scores classification and multiple choice by
+    generating and mapping the text to a label; without `generation` it cannot run
+    generation suites; without `local_weights` (weights in this process, which
+    fine-tuning strategies train a copy of) the rows that need them are skipped.
+    """
+
+    #: `loglikelihood` returns real log-probabilities of continuations
+    loglikelihood: bool = True
+    #: `generate` returns generated text
+    generation: bool = True
+    #: `count_tokens` counts tokens before a request is sent
+    token_counting: bool = True
+    #: the weights are loaded here, with transformers, and can be fine-tuned or adapted
+    local_weights: bool = False
+
+
+#: what a model that does not say otherwise is assumed to do (the `LanguageModel` methods)
+FULL_CAPABILITIES = Capabilities()
+
+
+def capabilities_of(model: Any) -> Capabilities:
+    """A loaded model's `capabilities` attribute, or every capability when it has none."""
+    declared = getattr(model, "capabilities", None)
+    return declared if isinstance(declared, Capabilities) else FULL_CAPABILITIES
 
 
 @runtime_checkable
@@ -75,3 +105,17 @@ class ReportsTruncation(Protocol):
     """
 
     truncated_prompts: list[str]
+
+
+@runtime_checkable
+class ReportsUsage(Protocol):
+    """Optional for backends: what their requests cost, as counters that only grow.
+
+    `usage()` returns cumulative figures such as `input_tokens`, `output_tokens`,
+    `requests` and `api_cost_usd`. The runner reads them before and after each cell and
+    adds the differences to the cell's `cost`.
+    """
+
+    def usage(self) -> dict[str, float]:
+        """Cumulative usage counters since the model was loaded."""
+        ...

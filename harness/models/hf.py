@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import InputError
 from harness.models.base import (
+    Capabilities,
     ContinuationScore,
     GenerationRequest,
     ProgressCallback,
@@ -62,6 +63,9 @@ class HFModel:
     tokenizer with the constructor. `batch_size` is the number of sequences per forward
     pass (prompts, or candidate continuations when scoring). Decoding is greedy.
     """
+
+    #: log-likelihoods, generation and token counts, on weights loaded in this process
+    capabilities = Capabilities(local_weights=True)
 
     def __init__(
         self,

@@ -143,7 +143,8 @@ def cell_warnings(results: RunResults) -> list[str]:
     """What a reader must know before trusting a cell's figures, one line each.
 
     Every reporter shows these lines: truncated prompts (the model saw only the end of
-    them) and metrics that failed while the rest of the cell was computed.
+    them), generated answers that mapped to no label, metrics that failed while the rest
+    of the cell was computed, and rows that ran on a model of their own.
     """
     lines = []
     for cell in results.cells:
@@ -157,7 +158,32 @@ def cell_warnings(results: RunResults) -> list[str]:
                 "and were cut from the left to fit (the text right after the leading special "
                 "tokens was lost: for few-shot, the first demonstrations)"
             )
+        failures = cell.cost.parse_failures
+        if failures:
+            suite = results.suite(cell.suite)
+            total = f" of {suite.n_test}" if suite else ""
+            lines.append(
+                f"{where}: {failures}{total} generated answers mapped to no label and were "
+                "counted wrong (the backend has no log-likelihoods, so the answer was "
+                "generated and matched to the labels)"
+            )
         lines += [f"{where}: metric {m!r} failed: {e}" for m, e in cell.metric_errors.items()]
+    lines += _other_models(results)
+    return lines
+
+
+def _other_models(results: RunResults) -> list[str]:
+    """One line per row that ran on a model other than the run's base model."""
+    lines = []
+    seen: set[str] = set()
+    base = results.model
+    for cell in results.cells:
+        if cell.model and cell.model != base and cell.strategy not in seen:
+            seen.add(cell.strategy)
+            lines.append(
+                f"{cell.strategy}: ran on model {cell.model}, not the run's base model "
+                f"{base}; its differences are against the base model's zero-shot row"
+            )
     return lines
 
 
