@@ -4,6 +4,8 @@ eye lands."""
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.cells import cell_len
 from rich.console import Group
 from rich.panel import Panel
@@ -35,12 +37,14 @@ _COLUMN_EXTRA = 3
 
 
 def _header_lines(title: str, width: int) -> str:
-    """A header that never widens its column: words go on their own lines when the
-    title is wider than the figures under it (no word is ever cut)."""
-    lines = title.split("\n")
-    if max(cell_len(line) for line in lines) <= width:
-        return title
-    return "\n".join(word for line in lines for word in line.split())
+    """A header that never widens its column: wrapped between words when it is wider than
+    the figures under it (no word is ever cut)."""
+    return "\n".join(
+        wrapped
+        for line in title.split("\n")
+        for wrapped in textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False)
+        or [""]
+    )
 
 
 def _column_width(header: str, texts: list[str]) -> int:
@@ -77,6 +81,12 @@ def _rich_tables(table: ComparisonTable, group: str, available: int) -> list[Tab
         _column_width(table.columns[i].title, [cells[i].text for _, cells in table.rows])
         for i in indexes
     ]
+    natural = [
+        max(width, *(cell_len(line) for line in table.columns[i].title.split("\n")))
+        for width, i in zip(widths, indexes, strict=True)
+    ]
+    if len(_chunks(natural, first, available)) == 1:
+        widths = natural  # room to spare: headers stay on their own lines
     chunks = _chunks(widths, first, available)
     tables = []
     for number, chunk in enumerate(chunks, start=1):
@@ -117,9 +127,10 @@ def _pareto_table(recommendation: Recommendation) -> Table | None:
     grid = Table(title="Pareto view", caption=PARETO_LEGEND, title_justify="left")
     # the decision's scope heads its group of rows, so that long names are never cut
     grid.add_column(header[1], style="bold", no_wrap=True)
-    for title in header[2:]:
-        # a handful of short columns: figures and headers stay whole
-        grid.add_column(title, justify="right", no_wrap=True)
+    for index, title in enumerate(header[2:], start=2):
+        # figures stay whole; a long header wraps between its words above them
+        width = _column_width(title, [row[index] for row in rows])
+        grid.add_column(_header_lines(title, width), justify="right", no_wrap=True)
     scope = None
     for target, *row in rows:
         if target != scope:
