@@ -234,6 +234,10 @@ class RunConfig(BaseModel):
         None, description="default $HARNESS_CACHE_DIR or ~/.cache/harness"
     )
     reporters: list[str] = Field(default_factory=lambda: ["terminal", "html", "markdown"])
+    tracking: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="settings of tracking reporters by name (mlflow, wandb), checked by them",
+    )
     gate: GateConfig | None = Field(None, description="thresholds for `harness check`")
     decision: DecisionConstraints | None = Field(
         None, description="constraints of the recommendation (see README, Decision report)"

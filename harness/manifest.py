@@ -13,7 +13,15 @@ from typing import Any
 from harness import __version__
 from harness.suites import Suite
 
-PACKAGES = ("torch", "transformers", "peft", "trl", "sentence-transformers", "faiss-cpu")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "sentence-transformers",
+    "faiss-cpu",
+    "datasets",
+)
 MODEL_FILES = (".json", ".safetensors", ".bin", ".model", ".txt", ".py")
 
 
@@ -60,7 +68,16 @@ def build_manifest(model: str, suites: Sequence[Suite], seed: int) -> dict[str, 
         "python": platform.python_version(),
         "packages": {p: _version(p) for p in PACKAGES},
         "model": {"name_or_path": model, "sha256": model_hash(model)},
-        "suites": {s.name: {"version": s.version, "sha256": s.content_hash} for s in suites},
+        "suites": {
+            s.name: {
+                "version": s.version,
+                "sha256": s.content_hash,
+                # per split: a file's digest, or a dataset's revision, fingerprint and
+                # records digest
+                "sources": s.source_identities(),
+            }
+            for s in suites
+        },
         "seed": seed,
         "git_commit": git_commit(),
     }

@@ -23,6 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness._yaml import LineMap, line_of, load_yaml
 from harness.errors import InputError, Problem
+from harness.sources import (
+    LoadedSource,
+    SplitSource,
+    describe,
+    load_source,
+    resolve_inside,
+    source_problems,
+)
 
 Task = Literal["classification", "multiple-choice", "generation"]
 Role = Literal["target", "forgetting"]
@@ -37,11 +45,14 @@ class _Strict(BaseModel):
 
 
 class SplitFiles(_Strict):
-    """JSONL files of each split, relative to the suite's folder."""
+    """Where each split's records come from: a data file relative to the suite's folder
+    (JSONL, JSON, CSV, Parquet) or a Hugging Face dataset (see `harness.sources`)."""
 
-    train: str | None = Field(None, description="examples strategies may learn from")
-    validation: str | None = Field(None, description="examples for early stopping and tuning")
-    test: str = Field(description="held-out examples every strategy is scored on")
+    train: SplitSource | None = Field(None, description="examples strategies may learn from")
+    validation: SplitSource | None = Field(
+        None, description="examples for early stopping and tuning"
+    )
+    test: SplitSource = Field(description="held-out examples every strategy is scored on")
 
 
 class FieldMap(_Strict):
@@ -148,6 +159,7 @@ class Suite:
     spec: SuiteSpec
     path: Path
     _splits: dict[str, tuple[Example, ...]] = field(default_factory=dict, repr=False)
+    _sources: dict[str, LoadedSource] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -174,11 +186,10 @@ class Suite:
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
         if name not in self._splits:
-            relative = getattr(self.spec.splits, name)
-            if relative is None:
+            if getattr(self.spec.splits, name) is None:
                 self._splits[name] = ()
             else:
-                examples, problems = _read_split(self, name, relative)
+                examples, problems = _read_split(self, name)
                 if problems:
                     raise InputError(problems)
                 self._splits[name] = examples
@@ -225,10 +236,30 @@ class Suite:
             raise InputError(problems)
         return docs
 
+    def source(self, split: str) -> LoadedSource:
+        """Split `split`'s records as read from its source, read once."""
+        if split not in self._sources:
+            spec_source = getattr(self.spec.splits, split)
+            if spec_source is None:
+                raise ValueError(f"suite {self.name!r} has no {split} split")
+            self._sources[split] = load_source(spec_source, self.root)
+        return self._sources[split]
+
+    def source_identities(self) -> dict[str, dict[str, Any]]:
+        """What identifies each split's data (file digest, or a dataset's revision,
+        fingerprint and records digest), for manifest.json."""
+        return {
+            split: self.source(split).identity
+            for split in SPLITS
+            if getattr(self.spec.splits, split) is not None
+        }
+
     @cached_property
     def content_hash(self) -> str:
-        """SHA-256 over the suite file and every data file it names."""
-        return self._hash(_data_files(self.spec))
+        """SHA-256 over the suite file, every split's data and the knowledge corpus."""
+        splits = [s for s in SPLITS if getattr(self.spec.splits, s) is not None]
+        corpus = [self.spec.knowledge.documents] if self.spec.knowledge else []
+        return self._hash(splits, corpus)
 
     @cached_property
     def training_hash(self) -> str:
@@ -237,14 +268,21 @@ class Suite:
         Editing the test split or the knowledge corpus leaves it unchanged, so trained
         artifacts stay valid (retrieval indexes are keyed by their corpus separately).
         """
-        return self._hash([f for f in (self.spec.splits.train, self.spec.splits.validation) if f])
+        return self._hash([s for s in ("train", "validation") if getattr(self.spec.splits, s)])
 
-    def _hash(self, relatives: list[str]) -> str:
+    def _hash(self, splits: list[str], files: Iterable[str] = ()) -> str:
         digest = hashlib.sha256(self.path.read_bytes())
-        for relative in relatives:
+        for split in splits:
+            # a data file: its path and bytes; a dataset: its identity and records' digest
+            digest.update(self.source(split).fingerprint)
+        for relative in files:
             digest.update(relative.encode())
             digest.update((self.root / relative).read_bytes())
         return digest.hexdigest()
+
+    def describe_split(self, split: str) -> str:
+        """Split `split`'s source in words (a file's path, or the dataset and split)."""
+        return describe(getattr(self.spec.splits, split), self.root)
 
 
 class _SlotFormatter(string.Formatter):
@@ -260,13 +298,6 @@ _FORMATTER = _SlotFormatter()
 def template_slots(template: str) -> set[str]:
     """The names used in a template's {slots}."""
     return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-
-
-def _data_files(spec: SuiteSpec) -> list[str]:
-    files = [getattr(spec.splits, s) for s in SPLITS if getattr(spec.splits, s)]
-    if spec.knowledge is not None:
-        files.append(spec.knowledge.documents)
-    return files
 
 
 def _dig(record: Mapping[str, Any], dotted: str) -> Any:
@@ -316,37 +347,34 @@ def iter_jsonl(path: Path) -> Iterable[tuple[int, Any, str | None]]:
                 yield number, None, f"invalid JSON: {e.msg}"
 
 
-def _resolve_inside(suite_root: Path, relative: str) -> Path | None:
-    path = (suite_root / relative).resolve()
-    return path if path.is_relative_to(suite_root.resolve()) else None
+_resolve_inside = resolve_inside
 
 
-def _read_split(
-    suite: Suite, split: str, relative: str
-) -> tuple[tuple[Example, ...], list[Problem]]:
+def _read_split(suite: Suite, split: str) -> tuple[tuple[Example, ...], list[Problem]]:
     spec, fields = suite.spec, suite.spec.fields
-    path = _resolve_inside(suite.root, relative)
-    if path is None or not path.is_file():
-        return (), []  # reported by validate_suite_files
+    if source_problems(getattr(spec.splits, split), suite.root):
+        return (), []  # reported by load_suite
+    loaded = suite.source(split)
     problems: list[Problem] = []
     examples: list[Example] = []
     seen: set[str] = set()
-    where = str(path)
+    where = loaded.where
     label_map = spec.labels if isinstance(spec.labels, dict) else None
     label_set = set(spec.label_set)
 
     def bad(number: int, field_name: str, message: str, fix: str) -> None:
         problems.append(Problem(where, field_name, message, fix, number))
 
-    for number, record, error in iter_jsonl(path):
+    for number, record, error in loaded.rows:
         if len(problems) >= 20:
             problems.append(Problem(where, "", "more problems not shown", "fix the above first"))
             break
         if error is not None:
-            bad(number, "", error, "write one JSON object per line, in UTF-8")
+            message, _, fix = error.partition("\t")
+            bad(number, "", message, fix or "write one record per line (JSON object), in UTF-8")
             continue
         if not isinstance(record, dict):
-            bad(number, "", "line is not a JSON object", "write one JSON object per line")
+            bad(number, "", "record is not an object", "give each record named fields")
             continue
         try:
             raw_id = _dig(record, fields.id) if fields.id else record.get("id", f"{split}:{number}")
@@ -458,9 +486,7 @@ def _read_split(
             gold = _as_texts(raw_gold) or ()
         examples.append(Example(example_id, raw_input, references, choices, gold, record))
     if not examples and not problems:
-        problems.append(
-            Problem(where, f"splits.{split}", "split has no examples", "add JSONL records")
-        )
+        problems.append(Problem(where, f"splits.{split}", "split has no examples", "add records"))
     return tuple(examples), problems
 
 
@@ -684,30 +710,11 @@ def load_suite(path: Path, known_metrics: Mapping[str, Any] | None = None) -> Su
                 )
             )
     for split in SPLITS:
-        relative = getattr(spec.splits, split)
-        if relative is None:
+        source = getattr(spec.splits, split)
+        if source is None:
             continue
-        resolved = _resolve_inside(path.parent, relative)
-        if resolved is None:
-            problems.append(
-                Problem(
-                    where,
-                    f"splits.{split}",
-                    f"{relative!r} points outside the suite's folder",
-                    "keep data files inside the suite's folder",
-                    at("splits", split),
-                )
-            )
-        elif not resolved.is_file():
-            problems.append(
-                Problem(
-                    where,
-                    f"splits.{split}",
-                    f"data file {relative!r} not found",
-                    "check the path (relative to the suite file)",
-                    at("splits", split),
-                )
-            )
+        for message, fix in source_problems(source, path.parent):
+            problems.append(Problem(where, f"splits.{split}", message, fix, at("splits", split)))
     if spec.knowledge is not None:
         resolved = _resolve_inside(path.parent, spec.knowledge.documents)
         if resolved is None or not resolved.is_file():
@@ -726,10 +733,9 @@ def load_suite(path: Path, known_metrics: Mapping[str, Any] | None = None) -> Su
     suite = Suite(spec, path)
     seen_in: dict[str, list[str]] = {}
     for split in SPLITS:
-        relative = getattr(spec.splits, split)
-        if relative is None:
+        if getattr(spec.splits, split) is None:
             continue
-        examples, split_problems = _read_split(suite, split, relative)
+        examples, split_problems = _read_split(suite, split)
         problems.extend(split_problems)
         suite._splits[split] = examples
         for example in examples:
@@ -742,7 +748,7 @@ def load_suite(path: Path, known_metrics: Mapping[str, Any] | None = None) -> Su
         shown = ", ".join(repr(i) for i in leaked[:5]) + (" ..." if len(leaked) > 5 else "")
         problems.append(
             Problem(
-                str(suite.root / getattr(spec.splits, later)),
+                suite.describe_split(later),
                 spec.fields.id or "id",
                 f"{len(leaked)} id(s) in both {first} and {later}: {shown}",
                 "keep splits disjoint: held-out examples must not leak into training",
@@ -756,7 +762,7 @@ def load_suite(path: Path, known_metrics: Mapping[str, Any] | None = None) -> Su
                 where,
                 "prompt.template",
                 f"slot {{{slot}}} is not a field of {split} example {example_id!r} "
-                f"({getattr(spec.splits, split)})",
+                f"({suite.describe_split(split)})",
                 "use {input}, {context}, {choices} or a key every record has",
                 at("prompt", "template"),
             )
@@ -789,7 +795,7 @@ def _unknown_gold_documents(suite: Suite, corpus: str, corpus_ids: set[str]) -> 
             )
             problems.append(
                 Problem(
-                    str(suite.root / getattr(suite.spec.splits, split)),
+                    suite.describe_split(split),
                     suite.spec.fields.gold_documents or "gold_documents",
                     f"{len(unknown)} gold document id(s) not in the knowledge corpus: {shown}"
                     + (" ..." if len(unknown) > 5 else ""),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from harness_plugins.tracking import MlflowReporter, WandbReporter
+
 from harness import hookimpl
 from harness.registry import Registry
 from harness.reporting.html import HtmlReporter
@@ -14,3 +16,6 @@ def harness_register_reporters(registry: Registry) -> None:
     registry.add(TerminalReporter)
     registry.add(MarkdownReporter)
     registry.add(HtmlReporter)
+    # the tracking clients are optional: imported when these render, not here
+    registry.add(MlflowReporter)
+    registry.add(WandbReporter)

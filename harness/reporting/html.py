@@ -59,6 +59,8 @@ header h1 { font-size: 22px; margin: 0 0 2px; }
 .facts.shared { margin: 0 0 26px; }
 section { margin: 0 0 28px; }
 section h2 { font-size: 18px; border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
+/* a table wider than the page scrolls inside it; figures never wrap (td: nowrap) */
+.table-scroll { overflow-x: auto; max-width: 100%; margin: 0 0 6px; }
 table { border-collapse: collapse; background: #fff; font-size: 13px; }
 th, td { border: 1px solid #d0d7de; padding: 5px 9px; vertical-align: top; }
 th { background: #eef1f4; text-align: center; font-weight: 600; }
@@ -157,6 +159,10 @@ def _cell_html(cell: TableCell) -> str:
     return f"<td{attr}>{''.join(body)}</td>"
 
 
+def _scroll(table: str) -> str:
+    return f'<div class="table-scroll">{table}</div>'
+
+
 def _name_cell(strategy: str, r: Recommendation) -> str:
     tag = ""
     if strategy in r.chosen:
@@ -179,7 +185,9 @@ def _grid(table: ComparisonTable, groups: tuple[str, ...], r: Recommendation) ->
         row_class = ' class="chosen"' if strategy in r.chosen else ""
         tds = "".join(_cell_html(cells[i]) for i in indexes)
         rows.append(f"<tr{row_class}>{_name_cell(strategy, r)}{tds}</tr>")
-    return f"<table><thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return _scroll(
+        f"<table><thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _pareto_table(r: Recommendation) -> str:
@@ -194,7 +202,7 @@ def _pareto_table(r: Recommendation) -> str:
         mark = '<td class="best">yes</td>' if optimal else "<td>no</td>"
         name = f'<td class="name">{_e(scope)}</td>{_name_cell(strategy, r)}'
         body.append(f"<tr>{name}{cells}{mark}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return _scroll(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 def _figure(title: str, path: Path, caption: str) -> str:

@@ -4,6 +4,9 @@ eye lands."""
 
 from __future__ import annotations
 
+import textwrap
+
+from rich.cells import cell_len
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
@@ -28,27 +31,90 @@ from harness.reporting.table import (
 GROUP_STYLE = {"target": "bold cyan", "forgetting": "bold magenta", "cost": "bold"}
 
 
-def _rich_table(table: ComparisonTable, groups: tuple[str, ...], title: str, caption: str) -> Table:
-    indexes = [i for i, c in enumerate(table.columns) if c.group in groups]
-    grid = Table(title=title, caption=caption, show_lines=True, title_justify="left")
-    grid.add_column("strategy", style="bold", no_wrap=True)
-    for i in indexes:
-        column = table.columns[i]
-        prefix = "forgetting\n" if column.group == "forgetting" else ""
-        title = prefix + column.title
-        grid.add_column(
-            Text(title, style=GROUP_STYLE[column.group]),
-            justify="right",
-            overflow="fold",  # narrow terminals: wrap a header, never cut it to "…"
-        )
-    for strategy, cells in table.rows:
-        row = []
-        for i in indexes:
-            cell = cells[i]
-            style = "red" if cell.failed or cell.drop else ("bold green" if cell.best else "")
-            row.append(Text(cell.text, style=style))
-        grid.add_row(strategy, *row)
-    return grid
+GROUP_TITLE = {"target": "Target suites", "forgetting": "Forgetting suites", "cost": "Cost"}
+#: what each column of a rich table with lines costs beyond its text: a border and padding
+_COLUMN_EXTRA = 3
+
+
+def _header_lines(title: str, width: int) -> str:
+    """A header that never widens its column: wrapped between words when it is wider than
+    the figures under it (no word is ever cut)."""
+    return "\n".join(
+        wrapped
+        for line in title.split("\n")
+        for wrapped in textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False)
+        or [""]
+    )
+
+
+def _column_width(header: str, texts: list[str]) -> int:
+    """The narrowest width that shows every figure whole and every header word whole."""
+    words = [cell_len(word) for line in header.split("\n") for word in line.split()]
+    figures = [cell_len(line) for text in texts for line in text.split("\n")]
+    return max([1, *words, *figures])
+
+
+def _chunks(widths: list[int], first: int, available: int) -> list[list[int]]:
+    """Column indexes packed into tables that fit `available` columns, each table
+    repeating the first column; a column too wide for any table gets one of its own."""
+    chunks: list[list[int]] = []
+    used = first + _COLUMN_EXTRA + 1
+    for index, width in enumerate(widths):
+        if chunks and used + width + _COLUMN_EXTRA <= available:
+            chunks[-1].append(index)
+            used += width + _COLUMN_EXTRA
+        else:
+            chunks.append([index])
+            used = first + _COLUMN_EXTRA + 1 + width + _COLUMN_EXTRA
+    return chunks
+
+
+def _rich_tables(table: ComparisonTable, group: str, available: int) -> list[Table]:
+    """The columns of one group as one table, or as several when they do not fit the
+    console: figures are never wrapped or cut, whatever the width."""
+    indexes = [i for i, c in enumerate(table.columns) if c.group == group]
+    if not indexes:
+        return []
+    names = [strategy for strategy, _ in table.rows]
+    first = _column_width("strategy", names)
+    widths = [
+        _column_width(table.columns[i].title, [cells[i].text for _, cells in table.rows])
+        for i in indexes
+    ]
+    natural = [
+        max(width, *(cell_len(line) for line in table.columns[i].title.split("\n")))
+        for width, i in zip(widths, indexes, strict=True)
+    ]
+    if len(_chunks(natural, first, available)) == 1:
+        widths = natural  # room to spare: headers stay on their own lines
+    chunks = _chunks(widths, first, available)
+    tables = []
+    for number, chunk in enumerate(chunks, start=1):
+        title = GROUP_TITLE[group]
+        if len(chunks) > 1:
+            title += f" ({number}/{len(chunks)})"
+        fits = first + 1 + sum(widths[k] + _COLUMN_EXTRA for k in chunk) + _COLUMN_EXTRA
+        grid = Table(title=title, show_lines=True, title_justify="left")
+        grid.add_column("strategy", style="bold", no_wrap=True)
+        for k in chunk:
+            column = table.columns[indexes[k]]
+            grid.add_column(
+                Text(_header_lines(column.title, widths[k]), style=GROUP_STYLE[column.group]),
+                justify="right",
+                # a column wider than the console on its own is folded; anything else
+                # keeps its figures whole
+                overflow="fold" if fits > available else "ellipsis",
+                no_wrap=fits <= available,
+            )
+        for strategy, cells in table.rows:
+            row = []
+            for k in chunk:
+                cell = cells[indexes[k]]
+                style = "red" if cell.failed or cell.drop else ("bold green" if cell.best else "")
+                row.append(Text(cell.text, style=style))
+            grid.add_row(strategy, *row)
+        tables.append(grid)
+    return tables
 
 
 VERDICT_STYLE = {"choose": "green", "tie": "yellow", "none": "red"}
@@ -61,8 +127,10 @@ def _pareto_table(recommendation: Recommendation) -> Table | None:
     grid = Table(title="Pareto view", caption=PARETO_LEGEND, title_justify="left")
     # the decision's scope heads its group of rows, so that long names are never cut
     grid.add_column(header[1], style="bold", no_wrap=True)
-    for title in header[2:]:
-        grid.add_column(title, justify="right", overflow="fold")
+    for index, title in enumerate(header[2:], start=2):
+        # figures stay whole; a long header wraps between its words above them
+        width = _column_width(title, [row[index] for row in rows])
+        grid.add_column(_header_lines(title, width), justify="right", no_wrap=True)
     scope = None
     for target, *row in rows:
         if target != scope:
@@ -123,14 +191,18 @@ class TerminalReporter(Reporter):
         table = build_table(results, recommendation.alpha)
         console = context.console
         console.print(
-            _rich_table(
-                table,
-                ("target", "forgetting"),
+            Text(
                 f"Quality · run {results.run_id} · model {results.model} · seed {results.seed}",
-                legend(recommendation.alpha),
+                style="bold",
             )
         )
-        console.print(_rich_table(table, ("cost",), "Cost", COST_LEGEND))
+        for group in ("target", "forgetting"):
+            for grid in _rich_tables(table, group, console.width):
+                console.print(grid)
+        console.print(Text(legend(recommendation.alpha), style="dim"))
+        for grid in _rich_tables(table, "cost", console.width):
+            console.print(grid)
+        console.print(Text(COST_LEGEND, style="dim"))
         pareto = _pareto_table(recommendation)
         if pareto is not None:
             console.print(pareto)
