@@ -18,7 +18,11 @@ class Waiting(Strategy):
     name = "waiting"
 
     def adapt(self, context: AdaptContext) -> Predictor:
-        Path(os.environ[READY_ENV]).write_text(str(context.work_dir), encoding="utf-8")
+        # written aside and renamed, so the test never reads a file still being written
+        ready = Path(os.environ[READY_ENV])
+        partial = ready.with_name(ready.name + ".partial")
+        partial.write_text(str(context.work_dir), encoding="utf-8")
+        os.replace(partial, ready)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             time.sleep(0.05)
