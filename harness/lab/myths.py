@@ -565,7 +565,7 @@ def judge(runs: Mapping[str, Path], metrics: Mapping[str, Any]) -> list[ClaimVer
         facts_data = read_paired_data(facts, metrics)
         suite = facts_results.suite(FACTS_SUITE)
         assert suite is not None
-        c = compare_rows(facts_results, facts_data, "rag-updated", "sft", [suite])
+        swap = compare_rows(facts_results, facts_data, "rag-updated", "sft", [suite])
         pair = tuple(
             (
                 cell.metrics[suite.primary_metric].value
@@ -576,7 +576,7 @@ def judge(runs: Mapping[str, Path], metrics: Mapping[str, Any]) -> list[ClaimVer
         )
         verdicts.append(
             facts_verdict(
-                c,
+                swap,
                 values=(pair[0], pair[1]),
                 plot=str((facts / "plots" / "quality.png").relative_to(main.parent)),
             )

@@ -37,12 +37,12 @@ def write_learning_plots(run_dir: Path, learning: Learning) -> list[Plot]:
                 color=_BAND, alpha=0.2, linewidth=0, label="95% CI",
             )  # fmt: skip
             ax.plot(xs, [p.value for p in curve.points], "o-", color=_BAND, label=curve.base)
-            point = curve.plateau_point
-            if point is not None and len(curve.points) > 1:
-                ax.axvline(point.x, color="#1a7f37", linestyle="--", linewidth=1)
+            top = curve.plateau_point
+            if top is not None and len(curve.points) > 1:
+                ax.axvline(top.x, color="#1a7f37", linestyle="--", linewidth=1)
                 ax.annotate(
                     "still improving" if curve.still_improving else "stops improving",
-                    (point.x, point.value), textcoords="offset points", xytext=(6, -14),
+                    (top.x, top.value), textcoords="offset points", xytext=(6, -14),
                     color="#1a7f37", fontsize=8,
                 )  # fmt: skip
             if curve.setting in ("learning_rate", "max_train_examples") and min(xs) > 0:
