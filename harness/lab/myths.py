@@ -158,12 +158,16 @@ def lora_cost_verdict(
         cuts[key] = 1.0 - b / a
     figure = ", ".join(f"{COST_MEASURES[k]} {-100 * v:+.0f}%" for k, v in cuts.items())
     detail = "LoRA vs full fine-tuning on the same data; " + "; ".join(
-        f"{COST_MEASURES[k]}: sft {sft[k]:,.1f}, lora {lora[k]:,.1f}" for k in cuts
+        f"{COST_MEASURES[k]}: sft {_amount(sft[k])}, lora {_amount(lora[k])}" for k in cuts
     )
     compute_grew = cuts["train_seconds"] < 0 or cuts["peak_memory_mb"] < 0
     if max(cuts.values()) >= 0.9 and not compute_grew:
         return _claim("lora-cost", "holds", figure, detail, plot)
     return _claim("lora-cost", "does not hold", figure, detail, plot)
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
 
 
 def forgetting_verdict(
@@ -318,14 +322,20 @@ def main_config(setup: MythsSetup, out: Path) -> dict[str, Any]:
         "strategies": [
             "zero-shot",
             {"name": "few-shot", "sweep": {"k": [1, 4, 8]}},
-            {"name": "sft", "epochs": 2, "sweep": {"max_train_examples": [25, 100, 300]}},
+            # few optimiser steps: learning rates 10x the defaults, tuned for a 2-epoch budget
+            {
+                "name": "sft",
+                "epochs": 2,
+                "learning_rate": 5.0e-4,
+                "sweep": {"max_train_examples": [25, 100, 300]},
+            },
             {
                 "name": "lora",
                 "epochs": 2,
                 "max_train_examples": 100,
-                "sweep": {"learning_rate": [5.0e-4, 2.0e-3]},
+                "sweep": {"learning_rate": [1.0e-3, 4.0e-3]},
             },
-            {"name": "multitask", "epochs": 2, "max_train_examples": 100},
+            {"name": "multitask", "epochs": 2, "learning_rate": 5.0e-4, "max_train_examples": 100},
         ],
         **setup.extra,
     }
@@ -394,11 +404,16 @@ def write_facts_suites(source: Path, out: Path, seed: int = 0) -> tuple[list[Pat
     out.mkdir(parents=True, exist_ok=True)
     updated = out / "documents-updated.jsonl"
     _jsonl(updated, updated_docs)
+    # the fine-tune learns the very questions it is tested on, as they were: its own ids
+    learned = [{**r, "id": f"{r['id']}-learned"} for r in old]
     paths = []
     for name, role, split in ((FACTS_SUITE, "target", new), (FACTS_BEFORE, "forgetting", old)):
         folder = out / name
         (folder / "data").mkdir(parents=True, exist_ok=True)
-        _jsonl(folder / "data" / "train.jsonl", old)
+        splits = {"test": "data/test.jsonl"}
+        if role == "target":
+            _jsonl(folder / "data" / "train.jsonl", learned)
+            splits["train"] = "data/train.jsonl"
         _jsonl(folder / "data" / "test.jsonl", split)
         _jsonl(folder / "data" / "documents.jsonl", [by_id[i] for i in used])
         suite = {
@@ -408,7 +423,7 @@ def write_facts_suites(source: Path, out: Path, seed: int = 0) -> tuple[list[Pat
             "(target) every value changed; the train split asks the old facts.",
             "task": "generation",
             "role": role,
-            "splits": {"train": "data/train.jsonl", "test": "data/test.jsonl"},
+            "splits": splits,
             "prompt": {"template": spec["prompt"]["template"]},
             "metrics": ["exact_match"],
             "primary_metric": "exact_match",
@@ -538,8 +553,9 @@ def judge(runs: Mapping[str, Path], metrics: Mapping[str, Any]) -> list[ClaimVer
     def row_for(prefix: str) -> str | None:
         return next((r for r in trained if r.startswith(prefix)), None)
 
+    # the same 100 examples and epochs: sft's middle point and LoRA's first
     sft_row = row_for("sft[max_train_examples=100]")
-    lora_row = row_for("lora[learning_rate=0.0005]")
+    lora_row = row_for("lora")
     verdicts.append(
         lora_cost_verdict(costs(sft_row), costs(lora_row), plot=plot("quality.png"))
         if sft_row and lora_row

@@ -47,6 +47,8 @@ def write_learning_plots(run_dir: Path, learning: Learning) -> list[Plot]:
                 )  # fmt: skip
             if curve.setting in ("learning_rate", "max_train_examples") and min(xs) > 0:
                 ax.set_xscale("log")
+                ax.minorticks_off()
+            ax.set_xticks(xs, [f"{x:g}" for x in xs])
             ax.set_xlabel(curve.setting)
             ax.set_ylabel(f"{curve.metric} {'↑' if curve.higher_is_better else '↓'}")
             ax.set_title(f"{curve.title}: {curve.base} on {curve.suite}", fontsize=10)

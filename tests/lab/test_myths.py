@@ -148,7 +148,9 @@ def test_facts_suites_change_every_value(tmp_path: Path) -> None:
         for a, b in zip(new, old, strict=True)
     )
     # the fine-tune learns the old facts; the updated documents hold the new ones
-    assert rows(changed.parent / "data" / "train.jsonl") == old
+    learned = rows(changed.parent / "data" / "train.jsonl")
+    assert [(r["input"], r["target"]) for r in learned] == [(r["input"], r["target"]) for r in old]
+    assert not {r["id"] for r in learned} & {r["id"] for r in new}
     texts = "\n".join(str(d["text"]) for d in rows(updated))
     assert all(f"{r['input']} {r['target']}" in texts for r in new)
     assert yaml.safe_load(before.read_text())["role"] == "forgetting"
