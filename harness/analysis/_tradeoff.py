@@ -89,7 +89,7 @@ class MatchedGain:
     b: str
     tolerance: float
     pairs: tuple[MatchedPair, ...]
-    #: rows of `a` with no row of `b` within the tolerance
+    #: rows of either strategy with no row of the other within the tolerance
     unmatched: tuple[str, ...] = ()
     alpha: float = DEFAULT_ALPHA
 
@@ -133,10 +133,15 @@ def matched_gain(
     tolerance: float,
     alpha: float = DEFAULT_ALPHA,
 ) -> MatchedGain:
-    """Pair `a`'s points with `b`'s at matched gain (`match_by_gain`) and test each pair's
-    drop difference with `compare_drops(p, q)` (drop of p minus drop of q), Holm-corrected
-    over the pairs."""
-    pairs, unmatched = match_by_gain(a, b, tolerance)
+    """Pair each point of `a` with `b`'s point of nearest gain and each point of `b` with
+    `a`'s (`match_by_gain`, duplicates once), and test each pair's drop difference with
+    `compare_drops(p, q)` (drop of p minus drop of q, p from `a`), Holm-corrected over
+    the pairs. `unmatched` lists the rows of either side without a partner."""
+    # both directions, so that the pairing does not depend on which strategy comes first
+    forward, unmatched_a = match_by_gain(a, b, tolerance)
+    backward, unmatched_b = match_by_gain(b, a, tolerance)
+    pairs = list(dict.fromkeys([*forward, *((p, q) for q, p in backward)]))
+    unmatched = [*unmatched_a, *unmatched_b]
     results = [compare_drops(p, q) for p, q in pairs]
     adjusted = holm([r.p_value for r in results])
     return MatchedGain(

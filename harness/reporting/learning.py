@@ -308,7 +308,10 @@ def matched_lines(learning: Learning) -> list[str]:
                 f"p={format_p(r.p_value)} ({r.test}), Holm p={format_p(pair.p_adjusted)}"
             )
         if m.unmatched:
-            lines.append(f"  no {m.b} row within {m.tolerance:g} of gain: {', '.join(m.unmatched)}")
+            lines.append(
+                f"  no row of the other strategy within {m.tolerance:g} of gain: "
+                + ", ".join(m.unmatched)
+            )
     return lines
 
 

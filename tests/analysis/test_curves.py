@@ -135,6 +135,18 @@ def test_matching_pairs_nearest_gain_on_the_same_targets() -> None:
     assert unmatched == ["lora[b]", "lora[c]"]
 
 
+def test_matched_gain_pairs_in_both_directions() -> None:
+    # sft[a] -> lora[x] (0.01 apart); lora[y] -> sft[a] (0.03 apart): two pairs, not one
+    lora = [point("lora[x]", "lora", 0.51, 0.1), point("lora[y]", "lora", 0.53, 0.8)]
+    sft = [point("sft[a]", "sft", 0.50, 0.1), point("sft[b]", "sft", 0.9, 0.5)]
+    result = matched_gain(lora, sft, lambda p, q: comparison(p.drop - q.drop, 0.01), tolerance=0.05)
+    assert [(p.a.row, p.b.row) for p in result.pairs] == [
+        ("lora[x]", "sft[a]"),
+        ("lora[y]", "sft[a]"),
+    ]
+    assert result.unmatched == ("sft[b]",)
+
+
 def test_matched_gain_says_who_forgets_less_with_holm() -> None:
     lora = [point("lora[a]", "lora", 0.50, 0.4), point("lora[b]", "lora", 0.80, 0.6)]
     sft = [point("sft[a]", "sft", 0.52, 0.1), point("sft[b]", "sft", 0.79, 0.2)]
