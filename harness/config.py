@@ -2,14 +2,16 @@
 
 Loaded from YAML (or built from CLI flags), validated with every problem reported at
 once. Strategy entries are a name (`few-shot`), a name with settings
-(`{name: few-shot, k: 8}`), a labelled variant (`{name: few-shot, label: few-shot-8, k: 8}`)
-or a composition (`lora+rag`). `model` is a name or path (the `hf` backend) or a
-mapping `{backend: NAME, name: MODEL, ...settings}`; a strategy entry may name its own.
+(`{name: few-shot, k: 8}`), a labelled variant (`{name: few-shot, label: few-shot-8, k: 8}`),
+a composition (`lora+rag`) or a sweep (`{name: lora, sweep: {r: [4, 8]}}`: one row per
+point, see `harness.sweeps`). `model` is a name or path (the `hf` backend) or a mapping
+`{backend: NAME, name: MODEL, ...settings}`; a strategy entry may name its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -31,6 +33,7 @@ from harness.errors import InputError, Problem
 from harness.gate import GateConfig
 from harness.models.options import DEVICE_HELP, DTYPE_HELP, device_error, dtype_error
 from harness.reporting.recommend import DecisionConstraints
+from harness.sweeps import SweepPoint, apply_point, expand_sweep, sweep_key_problems
 
 
 class Timeouts(BaseModel):
@@ -101,6 +104,11 @@ class StrategyEntry(BaseModel):
         description="seconds for adapting and for each cell of this row (a number for "
         "both, or {adapt: N, cell: N}); default: the run's adapt_timeout and cell_timeout",
     )
+    sweep: dict[str, list[Any]] | None = Field(
+        None,
+        description="a grid over settings, {setting: [values]} (`link.setting` in a chain): "
+        "one row per point of the cross product, labelled `row[setting=value]`",
+    )
 
     @field_validator("model", mode="before")
     @classmethod
@@ -135,6 +143,47 @@ class StrategyEntry(BaseModel):
     @property
     def chain(self) -> list[str]:
         return [part.strip() for part in self.name.split("+")]
+
+    def points(self) -> list[tuple[StrategyEntry, SweepPoint | None]]:
+        """The rows this entry stands for: itself, or one plain entry per sweep point
+        (labelled with the point, its settings set); call after `sweep_problems`."""
+        if not self.sweep:
+            return [(self, None)]
+        return [
+            (
+                self.model_copy(
+                    update={
+                        "label": point.row,
+                        "settings": apply_point(self.settings, point.values),
+                        "sweep": None,
+                    }
+                ),
+                point,
+            )
+            for point in expand_sweep(self.row, self.sweep)
+        ]
+
+    def sweep_problems(self, source: str, where: str) -> list[Problem]:
+        """The shape problems of this entry's sweep (keys, lists, repeats, conflicts)."""
+        if self.sweep is None:
+            return []
+        problems = [
+            Problem(source, f"{where}.sweep" + (f".{key}" if key else ""), message, fix)
+            for key, message, fix in sweep_key_problems(self.chain, self.sweep)
+        ]
+        for key in self.sweep:
+            link, dot, name = key.partition(".")
+            fixed = self.settings.get(link, {}) if dot else self.settings
+            if isinstance(fixed, dict) and (name if dot else key) in fixed:
+                problems.append(
+                    Problem(
+                        source,
+                        f"{where}.sweep.{key}",
+                        f"setting {key!r} is both set and swept",
+                        "remove it from the settings or from the sweep",
+                    )
+                )
+        return problems
 
 
 class SuiteEntry(BaseModel):
@@ -278,7 +327,7 @@ class RunConfig(BaseModel):
 
 
 #: keys of a strategy entry that are not the strategy's settings
-_ENTRY_KEYS = ("name", "label", "timeout", "model")
+_ENTRY_KEYS = ("name", "label", "timeout", "model", "sweep")
 
 
 def _normalise_strategies(raw: Any) -> Any:
@@ -384,6 +433,18 @@ def _type_error(value: Any, hint: Any) -> str | None:
     return None
 
 
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _yaml12_float(value: Any, hint: Any) -> Any:
+    """`1e-4` as the number YAML 1.2 reads, not the text PyYAML's YAML 1.1 makes of it,
+    where a setting takes a number (also inside a list, for a sweep's values)."""
+    if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
+        accepts = hint is float or float in typing.get_args(hint)
+        return float(value) if accepts else value
+    return value
+
+
 def build_settings(settings_class: type, values: dict[str, Any], where: str, field: str) -> Any:
     """Fill a strategy's settings dataclass, rejecting unknown keys, wrong types and values.
 
@@ -404,6 +465,7 @@ def build_settings(settings_class: type, values: dict[str, Any], where: str, fie
             )
             continue
         hint = hints.get(key, Any)
+        value = _yaml12_float(value, hint)
         error = _type_error(value, hint)
         if error:
             problems.append(

@@ -68,6 +68,7 @@ from harness.results import (
 from harness.run_folder import RunFolder
 from harness.strategy import AdaptContext, Predictor, Strategy
 from harness.suites import Suite, load_suite, metric_problem, with_metrics
+from harness.sweeps import plan_points, point_problem
 from harness.timeouts import Timeout, call_with_timeout
 
 BASELINE = "zero-shot"
@@ -172,7 +173,7 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
 
     strategies: list[PlannedStrategy] = []
     rows: set[str] = set()
-    for i, entry in enumerate(config.strategies):
+    for i, (entry, point) in plan_points(config.strategies, source, problems):
         where = f"strategies[{i}]"
         try:
             planned = _plan_strategy(entry, plugins, source, where)
@@ -180,7 +181,10 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
                 own = resolve_model(entry.model, config, plugins, source, f"{where}.model")
                 planned = replace(planned, model=own)
         except InputError as e:
-            problems.extend(e.problems)
+            for problem in e.problems:
+                problem = point_problem(problem, point, where)
+                if problem not in problems:  # a fixed setting's problem, once per entry
+                    problems.append(problem)
             continue
         adapt_timeout, cell_timeout = entry.timeouts(config.adapt_timeout, config.cell_timeout)
         seed_dependent = any(link.depends_on_seed() for link in planned.chain)

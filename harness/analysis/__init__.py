@@ -24,6 +24,7 @@ from harness.analysis._comparison import (
     mcnemar_p,
     satterthwaite_t,
 )
+from harness.analysis._curves import Curve, CurvePoint, Step, build_curve, plateau
 from harness.analysis._format import describe_test, format_p, training_variance_note
 from harness.analysis._multiplicity import holm, holm_significant
 from harness.analysis._pairing import CellOutputs, PairedCells, Replicate, as_replicates, pair
@@ -39,6 +40,15 @@ from harness.analysis._strata import (
     compare_summaries_over_strata,
     detectable_difference,
 )
+from harness.analysis._tradeoff import (
+    MatchedGain,
+    MatchedPair,
+    TradeoffPoint,
+    match_by_gain,
+    matched_gain,
+    mean_estimate,
+    pareto_frontier,
+)
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -49,16 +59,23 @@ __all__ = [
     "CellEstimate",
     "CellOutputs",
     "Comparison",
+    "Curve",
+    "CurvePoint",
     "Estimate",
+    "MatchedGain",
+    "MatchedPair",
     "PairedCells",
     "Replicate",
+    "Step",
     "Stratum",
     "Summary",
     "TResult",
     "TestName",
+    "TradeoffPoint",
     "VarianceComponent",
     "as_replicates",
     "bootstrap_ci",
+    "build_curve",
     "compare_cells",
     "compare_strata",
     "compare_summaries",
@@ -70,9 +87,14 @@ __all__ = [
     "format_p",
     "holm",
     "holm_significant",
+    "match_by_gain",
+    "matched_gain",
     "mcnemar_p",
+    "mean_estimate",
     "minimum_detectable_difference",
     "pair",
+    "pareto_frontier",
+    "plateau",
     "satterthwaite_t",
     "training_variance_note",
 ]

@@ -34,6 +34,30 @@ def add_lab_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     probe.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
     probe.set_defaults(func=_probe)
 
+    myths = commands.add_parser(
+        "myths", help="test popular claims about adapting LLMs on a model (default: the demo lab)"
+    )
+    myths.add_argument("--model", help="hub id or local folder (default: the demo model)")
+    myths.add_argument(
+        "--suites",
+        help="comma-separated suite names or suite.yaml paths, targets and forgetting suites "
+        "(default: the demo lab's tickets intent and its four skills)",
+    )
+    myths.add_argument(
+        "--facts-suite",
+        help="a target suite with a knowledge corpus of `name attribute: value` documents for "
+        "the corpus swap (default: demo-catalog-qa with the demo suites, none otherwise)",
+    )
+    myths.add_argument("--out", type=Path, default=Path("reports/myths"), help="output folder")
+    myths.add_argument(
+        "--replicates", type=int, default=2, help="training seeds per row (default 2)"
+    )
+    myths.add_argument(
+        "--max-test-examples", type=int, default=100, help="test examples per suite (default 100)"
+    )
+    myths.add_argument("--cache-dir", help="cache folder (default $HARNESS_CACHE_DIR)")
+    myths.set_defaults(func=_myths)
+
 
 def _build_suites(args: argparse.Namespace) -> int:
     from harness.lab.suites import build_suites, default_suites_dir
@@ -82,3 +106,33 @@ def _probe(args: argparse.Namespace) -> int:
     ok = passes(probes)
     print(f"go/no-go ({GO_NO_GO}): {'pass' if ok else 'FAIL'}")
     return 0 if ok else 1
+
+
+def _myths(args: argparse.Namespace) -> int:
+    from harness.errors import InputError
+    from harness.lab.myths import DEMO_FORGETTING, DEMO_TARGET, MythsSetup, run_myths
+
+    demo = not args.suites
+    suites = (
+        (DEMO_TARGET, *DEMO_FORGETTING)
+        if demo
+        else tuple(s.strip() for s in args.suites.split(",") if s.strip())
+    )
+    setup = MythsSetup(
+        model=args.model,
+        suites=suites,
+        facts_source=args.facts_suite or ("demo-catalog-qa" if demo else None),
+        max_test_examples=args.max_test_examples,
+        replicates=args.replicates,
+    )
+    try:
+        outcome = run_myths(setup, args.out, args.cache_dir)
+    except InputError as e:
+        for problem in e.problems:
+            print(problem)
+        return 2
+    print()
+    for verdict in outcome.verdicts:
+        print(verdict.line())
+    print(f"\nmeasured in {outcome.seconds / 60:.1f} minutes; report: {outcome.report}")
+    return 0

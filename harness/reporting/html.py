@@ -16,6 +16,8 @@ from pathlib import Path
 
 from harness.reporting.base import ReportContext, Reporter
 from harness.reporting.evidence import cell_warnings, decide, read_loss_curves
+from harness.reporting.learning import learning_html, read_learning
+from harness.reporting.learning_plots import write_learning_plots
 from harness.reporting.plots import write_plots
 from harness.reporting.recommend import COST_AXES, Recommendation
 from harness.reporting.table import (
@@ -218,6 +220,7 @@ def render_html(
     recommendation: Recommendation,
     figures: Sequence[tuple[str, Path, str]] = (),
     plot_note: str = "",
+    sections: Sequence[str] = (),
 ) -> str:
     """The whole page; `figures` are (title, PNG path, caption), embedded as data URIs."""
     table = build_table(results, recommendation.alpha)
@@ -240,6 +243,7 @@ def render_html(
         f"<section><h2>Pareto view: quality vs {_e(label)}</h2>",
         _pareto_table(recommendation),
         f'<p class="legend">{_e(PARETO_LEGEND)}</p></section>',
+        *sections,
     ]
     if figures or plot_note:
         body.append("<section><h2>Plots</h2>")
@@ -297,12 +301,15 @@ class HtmlReporter(Reporter):
         figures: list[tuple[str, Path, str]] = []
         note = ""
         curves = read_loss_curves(run_dir, results.strategies())
+        learning = read_learning(run_dir, results, context.metrics, recommendation.alpha)
         try:
             plots = write_plots(run_dir, results, recommendation, curves)
+            plots += write_learning_plots(run_dir, learning)
         except ImportError as e:  # pragma: no cover - matplotlib is a dependency
             note = f"Plots unavailable: {e}."
         else:
             figures = [(p.title, p.path, p.caption) for p in plots]
         (run_dir / "report.html").write_text(
-            render_html(results, recommendation, figures, note), encoding="utf-8"
+            render_html(results, recommendation, figures, note, learning_html(learning)),
+            encoding="utf-8",
         )

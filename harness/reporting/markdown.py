@@ -7,10 +7,12 @@ html reporter has drawn them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from harness.reporting.base import ReportContext, Reporter
 from harness.reporting.evidence import cell_warnings, decide
+from harness.reporting.learning import learning_markdown, read_learning
 from harness.reporting.plots import PLOTS_DIR
 from harness.reporting.recommend import COST_AXES, Recommendation
 from harness.reporting.table import (
@@ -94,7 +96,10 @@ def _decisions(recommendation: Recommendation) -> list[str]:
 
 
 def render_markdown(
-    results: RunResults, recommendation: Recommendation, run_dir: Path | None = None
+    results: RunResults,
+    recommendation: Recommendation,
+    run_dir: Path | None = None,
+    sections: Sequence[str] = (),
 ) -> str:
     table = build_table(results, recommendation.alpha)
     lines = [
@@ -117,8 +122,12 @@ def render_markdown(
         lines.append("|---|---|---:|---:|---|")
         lines += ["| " + " | ".join(_escape(v) for v in row) + " |" for row in rows]
         lines += ["", PARETO_LEGEND, ""]
+    lines += sections
     if run_dir is not None:
         plots = [(f, t) for f, t in _PLOTS if (Path(run_dir) / PLOTS_DIR / f).is_file()]
+        plots += [(p.name, p.stem) for p in sorted((Path(run_dir) / PLOTS_DIR).glob("curve-*.png"))]
+        if (Path(run_dir) / PLOTS_DIR / "learning-forgetting.png").is_file():
+            plots.append(("learning-forgetting.png", "Learning vs forgetting"))
         if plots:
             lines += ["## Plots", ""]
             lines += [f"![{title}]({PLOTS_DIR}/{name})" for name, title in plots]
@@ -140,6 +149,12 @@ class MarkdownReporter(Reporter):
 
     def render(self, context: ReportContext) -> None:
         recommendation = decide(context.run_dir, context.results, context.metrics)
+        learning = read_learning(
+            context.run_dir, context.results, context.metrics, recommendation.alpha
+        )
         (context.run_dir / "report.md").write_text(
-            render_markdown(context.results, recommendation, context.run_dir), encoding="utf-8"
+            render_markdown(
+                context.results, recommendation, context.run_dir, learning_markdown(learning)
+            ),
+            encoding="utf-8",
         )
