@@ -25,7 +25,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -264,7 +264,17 @@ def _decode(data: bytes) -> str | Row:
 
 
 def _jsonl_rows(data: bytes) -> Iterator[Row]:
-    lines = data.split(b"\n")
+    return jsonl_rows(data.split(b"\n"))
+
+
+def jsonl_rows(lines: Iterable[bytes]) -> Iterator[Row]:
+    """The one JSON-lines reader: (line number, parsed value or None, error or None) for
+    each non-blank line, read whole whatever its length.
+
+    The text must be UTF-8 (a leading byte-order mark is accepted); the first line that is
+    not ends the file with an error, as a file in another encoding would otherwise flood
+    the report.
+    """
     for number, raw in enumerate(lines, start=1):
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]

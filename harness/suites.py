@@ -9,9 +9,7 @@ found, each with file, line, field and fix (see `harness.errors`).
 
 from __future__ import annotations
 
-import codecs
 import hashlib
-import json
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from harness.sources import (
     LoadedSource,
     SplitSource,
     describe,
+    jsonl_rows,
     load_source,
     resolve_inside,
     source_problems,
@@ -320,31 +319,10 @@ def _as_texts(value: Any) -> tuple[str, ...] | None:
 
 
 def iter_jsonl(path: Path) -> Iterable[tuple[int, Any, str | None]]:
-    """(line number, parsed value or None, error or None) for each non-blank line.
-
-    Lines are read whole, whatever their length. The file must be UTF-8 (a leading
-    byte-order mark is accepted); the first line that is not ends the file with an
-    error, as a file in another encoding would otherwise flood the report.
-    """
+    """(line number, parsed value or None, error or None) for each non-blank line of a
+    JSONL file (`harness.sources.jsonl_rows`: UTF-8, lines read whole)."""
     with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if number == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8) :]
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield (
-                    number,
-                    None,
-                    f"not UTF-8 text (byte 0x{raw[e.start]:02x}): save the file as UTF-8",
-                )
-                return
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line), None
-            except json.JSONDecodeError as e:
-                yield number, None, f"invalid JSON: {e.msg}"
+        yield from jsonl_rows(f)
 
 
 _resolve_inside = resolve_inside

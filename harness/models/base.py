@@ -119,3 +119,14 @@ class ReportsUsage(Protocol):
     def usage(self) -> dict[str, float]:
         """Cumulative usage counters since the model was loaded."""
         ...
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    """Text before the earliest occurrence of any stop string (every backend cuts so)."""
+    cut = len(text)
+    for stop in stops:
+        if stop:
+            at = text.find(stop)
+            if at != -1:
+                cut = min(cut, at)
+    return text[:cut]

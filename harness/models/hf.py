@@ -24,6 +24,7 @@ from harness.models.base import (
     GenerationRequest,
     ProgressCallback,
     ScoreRequest,
+    cut_at_stop,
 )
 from harness.models.options import (
     DEVICE_HELP,
@@ -323,7 +324,7 @@ class HFModel:
         for row, request in enumerate(requests):
             new_tokens = output[row, prompt_length : prompt_length + limits[row]].tolist()
             text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
-            texts.append(_cut_at_stop(text, request.stop))
+            texts.append(cut_at_stop(text, request.stop))
         return texts
 
     # ----------------------------------------------------------------- scoring
@@ -513,17 +514,6 @@ class _StopPerRow:
                 text = self.tokenizer.decode(tail, skip_special_tokens=True)
                 self.done[row] = any(stop in text for stop in self.stops[row])
         return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
-
-
-def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
-    """Text before the earliest occurrence of any stop string."""
-    cut = len(text)
-    for stop in stops:
-        if stop:
-            at = text.find(stop)
-            if at != -1:
-                cut = min(cut, at)
-    return text[:cut]
 
 
 def _sum_target_logprobs(

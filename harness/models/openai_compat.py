@@ -27,6 +27,7 @@ from harness.models.base import (
     GenerationRequest,
     ProgressCallback,
     ScoreRequest,
+    cut_at_stop,
 )
 
 T = TypeVar("T")
@@ -127,7 +128,7 @@ class OpenAIModel:
             )
             text = answer.choices[0].text or ""
         self._count(answer)
-        return _cut_at_stop(text, request.stop)
+        return cut_at_stop(text, request.stop)
 
     def _score_one(self, request: ScoreRequest) -> list[ContinuationScore]:
         scores = []
@@ -207,14 +208,3 @@ def _client(options: OpenAIOptions) -> Any:
         max_retries=options.max_retries,
         timeout=options.timeout,
     )
-
-
-def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
-    """Text before the earliest stop string (servers may keep stops past the fourth)."""
-    cut = len(text)
-    for stop in stops:
-        if stop:
-            at = text.find(stop)
-            if at != -1:
-                cut = min(cut, at)
-    return text[:cut]
