@@ -12,7 +12,7 @@ import dataclasses
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -44,6 +44,33 @@ class Timeouts(BaseModel):
         # a limit left out inherits the run's; dumping it as null would mean "no limit"
         data: dict[str, Any] = handler(self)
         return {k: v for k, v in data.items() if k in self.model_fields_set}
+
+
+class ExecutorConfig(BaseModel):
+    """Where the run's work units run: in this process (`local`) or on a Ray cluster."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Literal["local", "ray"] = Field(
+        "local", description="local: one unit after another in this process; ray: Ray tasks"
+    )
+    address: str | None = Field(
+        None,
+        description="ray: the cluster to connect to (`auto`, `ray://host:10001`); "
+        "null starts a local one (or uses the one this process already started)",
+    )
+    gpus_per_unit: float | None = Field(
+        None,
+        ge=0,
+        description="ray: GPUs each unit asks for; null: 1 for a training row and 0.25 for "
+        "a prompting row when the cluster has GPUs, else 0",
+    )
+    cpus_per_unit: float = Field(
+        1, gt=0, description="ray: CPUs each unit asks for (also its torch threads)"
+    )
+    max_retries: int = Field(
+        2, ge=0, description="ray: retries of a unit whose worker process died"
+    )
 
 
 class StrategyEntry(BaseModel):
@@ -127,6 +154,9 @@ class RunConfig(BaseModel):
         None, description="default $HARNESS_CACHE_DIR or ~/.cache/harness"
     )
     reporters: list[str] = Field(default_factory=lambda: ["terminal", "html", "markdown"])
+    executor: ExecutorConfig = Field(
+        default_factory=ExecutorConfig, description="where work units run (local or ray)"
+    )
     gate: GateConfig | None = Field(None, description="thresholds for `harness check`")
     decision: DecisionConstraints | None = Field(
         None, description="constraints of the recommendation (see README, Decision report)"
