@@ -88,6 +88,14 @@ class WorkUnit:
         """Whether the row trains weights on its targets: the long units of a run."""
         return any(link.needs_train_split == "targets" for link in self.row.chain)
 
+    @property
+    def training_suites(self) -> int:
+        """How many suites the unit trains on (0 for prompting): its expected length."""
+        if not self.trains:
+            return 0
+        replay = any(link.uses_forgetting_data for link in self.row.chain)
+        return len(self.row.targets) + (len(self.run.forgetting) if replay else 0)
+
 
 @dataclass
 class CellRun:

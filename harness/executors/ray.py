@@ -1,7 +1,7 @@
 """The Ray executor: each work unit is a Ray task, on a local or remote cluster.
 
-Units are submitted longest first (training rows before prompting rows), each asking for
-the resources of its kind; a task whose worker process dies is retried up to
+Units are submitted longest first (training on the most suites first, prompting last),
+each asking for the resources of its kind; a task whose worker process dies is retried up to
 `max_retries` times, and a unit that still fails fails its own cells only. The driver
 replays each unit's lifecycle events and cache notes when its result arrives, shows
 progress per unit, and on Ctrl-C cancels every task still running.
@@ -55,7 +55,9 @@ class RayExecutor:
         for unit in units:
             if not unit.to_compute:
                 on_result(unit, run_unit(unit, context))
-        remote = sorted((u for u in units if u.to_compute), key=lambda u: not u.trains)
+        # longest first: training on most suites (multi-task with replay), then per-target
+        # training, then prompting; the short units fill the gaps at the end
+        remote = sorted((u for u in units if u.to_compute), key=lambda u: -u.training_suites)
         if not remote:
             return
         started_here = self._connect()
