@@ -16,7 +16,7 @@ import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -84,6 +84,33 @@ def _normalise_model(raw: Any) -> Any:
         settings = {k: v for k, v in raw.items() if k not in _MODEL_KEYS}
         return {k: v for k, v in raw.items() if k in _MODEL_KEYS} | {"settings": settings}
     return raw
+
+
+class ExecutorConfig(BaseModel):
+    """Where the run's work units run: in this process (`local`) or on a Ray cluster."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Literal["local", "ray"] = Field(
+        "local", description="local: one unit after another in this process; ray: Ray tasks"
+    )
+    address: str | None = Field(
+        None,
+        description="ray: the cluster to connect to (`auto`, `ray://host:10001`); "
+        "null starts a local one (or uses the one this process already started)",
+    )
+    gpus_per_unit: float | None = Field(
+        None,
+        ge=0,
+        description="ray: GPUs each unit asks for; null: 1 for a training row and 0.25 for "
+        "a prompting row when the cluster has GPUs, else 0",
+    )
+    cpus_per_unit: float = Field(
+        1, gt=0, description="ray: CPUs each unit asks for (also its torch threads)"
+    )
+    max_retries: int = Field(
+        2, ge=0, description="ray: retries of a unit whose worker process died"
+    )
 
 
 class StrategyEntry(BaseModel):
@@ -286,6 +313,9 @@ class RunConfig(BaseModel):
     tracking: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="settings of tracking reporters by name (mlflow, wandb), checked by them",
+    )
+    executor: ExecutorConfig = Field(
+        default_factory=ExecutorConfig, description="where work units run (local or ray)"
     )
     gate: GateConfig | None = Field(None, description="thresholds for `harness check`")
     decision: DecisionConstraints | None = Field(

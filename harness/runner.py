@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import time
-import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,27 +29,28 @@ from harness.analysis import Replicate, compare_cells
 from harness.backends import (
     ResolvedModel,
     capability_problems,
-    local_weights_reason,
     resolve_model,
 )
 from harness.cache import Cache, content_key, default_cache_dir, library_versions
 from harness.config import RunConfig, StrategyEntry, SuiteEntry, build_settings
-from harness.errors import InputError, NotApplicable, Problem
-from harness.evaluate import estimate, predict, score_outputs
-from harness.events import (
-    AdaptFinished,
-    AdaptStarted,
-    CellFinished,
-    CellStarted,
-    RunFinished,
-    RunStarted,
+from harness.errors import InputError, Problem
+from harness.evaluate import estimate
+from harness.events import CellFinished, RunFinished, RunStarted
+from harness.executors import (
+    CellRun,
+    Executor,
+    RunSettings,
+    UnitContext,
+    UnitResult,
+    WorkUnit,
+    make_executor,
 )
+from harness.executors.unit import warm_up
 from harness.manifest import build_manifest
-from harness.metrics import ExampleOutput, Metric
-from harness.models.base import LanguageModel, ReportsUsage, ScoreRequest, capabilities_of
+from harness.metrics import Metric
+from harness.models.base import LanguageModel
 from harness.plugin_manager import Plugins
 from harness.reporting.base import ReportContext
-from harness.resources import cuda_peak_memory_mb, peak_memory_mb, reset_peak_memory
 from harness.results import (
     Cell,
     Cost,
@@ -59,17 +58,15 @@ from harness.results import (
     MetricValue,
     PredictionRecord,
     RunResults,
-    Status,
     SuiteInfo,
     read_predictions,
     write_json,
     write_predictions,
 )
 from harness.run_folder import RunFolder
-from harness.strategy import AdaptContext, Predictor, Strategy
+from harness.strategy import Strategy
 from harness.suites import Suite, load_suite, metric_problem, with_metrics
 from harness.sweeps import plan_points, point_problem
-from harness.timeouts import Timeout, call_with_timeout
 
 BASELINE = "zero-shot"
 
@@ -394,7 +391,12 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 
 class Runner:
-    """Executes a plan. Construct, then `run()`."""
+    """Executes a plan. Construct, then `run()`.
+
+    `run()` is the whole flow: the plan's work units (`make_units`), run by the executor
+    (`harness.executors`, local by default), each row assembled into cells as its units
+    come back (`_finish_row`), then deltas, results.json and the reporters.
+    """
 
     def __init__(
         self,
@@ -405,6 +407,7 @@ class Runner:
         out_dir: Path | None = None,
         run_id: str | None = None,
         model_loader: Callable[[], LanguageModel] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.plan = plan
         self.plugins = plugins
@@ -417,6 +420,8 @@ class Runner:
         #: models of rows that name their own (`model:` in a strategy entry), by label
         self._row_models: dict[str, LanguageModel] = {}
         config = plan.config
+        # a Ray executor without Ray installed fails here: exit 2, nothing written
+        self.executor = executor or make_executor(config.executor)
         self.cache = Cache(
             Path(config.cache_dir) if config.cache_dir else default_cache_dir(),
             enabled=config.cache,
@@ -425,10 +430,15 @@ class Runner:
         # the backend's identity: for local folders their files' hash, else the name,
         # with the settings that change outputs and the backend's code
         self._model_key = content_key("model", self._base.identity())
-        #: rows whose strategy does not apply to their targets, and why
-        self._not_applicable: dict[str, str] = {}
+        #: the verified predictions entry of each cached (row, suite, seed)
+        self._cached: dict[tuple[str, str, int], Path] = {}
+        #: each row's unit results so far, by seed
+        self._unit_results: dict[str, dict[int, UnitResult]] = {}
+        #: each finished row's cells and predictions.jsonl lines
+        self._row_cells: dict[str, list[Cell]] = {}
+        self._row_records: dict[str, list[PredictionRecord]] = {}
         #: each evaluated cell's replicates, for the paired deltas
-        self._outputs: dict[tuple[str, str], list[_CellRun]] = {}
+        self._outputs: dict[tuple[str, str], list[CellRun]] = {}
         #: one line per reporter that raised
         self._report_errors: list[str] = []
 
@@ -452,12 +462,7 @@ class Runner:
 
     @staticmethod
     def _warm_up(model: LanguageModel) -> None:
-        # one tiny request first, so that one-off start-up work (kernel selection,
-        # allocator growth) is not timed as the first cell's evaluation; remote models
-        # are not warmed up (a request there costs money and warms nothing here)
-        can = capabilities_of(model)
-        if can.loglikelihood and can.local_weights:
-            model.loglikelihood([ScoreRequest("warm-up", (" run",))])
+        warm_up(model)
 
     def row_model(self, strategy: PlannedStrategy) -> LanguageModel:
         """The model a row runs on: its own (loaded once per run) or the base model."""
@@ -476,18 +481,8 @@ class Runner:
         # a folder harness may not write, or one another run writes: exit 2 before any work
         staged = RunFolder.claim(self.out_dir, self.cache.root)
         try:
-            self._cached = {
-                (strategy.row, suite.name, seed): folder
-                for strategy in plan.strategies
-                for suite in plan.suites
-                if strategy.evaluates(suite)
-                for seed in strategy.seeds
-                if (folder := self._cached_cell(strategy, suite, seed))
-            }
-            evaluated = sum(
-                len(s.seeds) for s in plan.strategies for suite in plan.suites if s.evaluates(suite)
-            )
-            if len(self._cached) < evaluated:
+            units = self.make_units(staged.path)
+            if self.executor.loads_model_in_driver and any(u.to_compute for u in units):
                 self.base_model()  # a bad --model fails here: exit 2, nothing written
             started = dt.datetime.now(dt.timezone.utc)
             self._write_config(staged.path)
@@ -501,11 +496,18 @@ class Runner:
                     tuple(s.name for s in plan.suites),
                 ),
             )
-            records: list[PredictionRecord] = []
-            cells: list[Cell] = []
             with self._progress() as progress:
-                for strategy in plan.strategies:
-                    cells += self._run_row(strategy, staged.path, records, progress)
+                context = UnitContext(
+                    self.base_model,
+                    self.cache,
+                    self.plugins.notify,
+                    progress,
+                    row_model=self.row_model,
+                )
+                self.executor.execute(units, context, self._on_result, self.console)
+            # plan order, whatever order the executor finished the rows in
+            cells = [c for s in plan.strategies for c in self._row_cells[s.row]]
+            records = [r for s in plan.strategies for r in self._row_records[s.row]]
             self._add_deltas(cells)
             results = RunResults(
                 run_id=self.run_id,
@@ -534,53 +536,83 @@ class Runner:
             results, run_dir, 1 if failed else 0, [str(e) for e in self.plugins.hook_errors]
         )
 
-    # -- steps ---------------------------------------------------------------------------
+    # -- units ---------------------------------------------------------------------------
 
-    def _run_row(
-        self,
-        strategy: PlannedStrategy,
-        run_dir: Path,
-        records: list[PredictionRecord],
-        progress: Progress,
-    ) -> list[Cell]:
-        """A row: for each of its seeds, adapt (unless every cell is cached) and evaluate;
-        then one cell per suite from its replicates."""
-        evaluated = [s for s in self.plan.suites if strategy.evaluates(s)]
-        runs: dict[str, list[_CellRun]] = {s.name: [] for s in evaluated}
-        for seed in strategy.seeds:
-            cached = {
-                s.name: c
-                for s in evaluated
-                if (c := self._cached.get((strategy.row, s.name, seed)))
-            }
-            predictor, adapt_cost, error = None, Cost(), None
-            if len(cached) < len(evaluated):
-                predictor, adapt_cost, error = self._adapt(strategy, run_dir, seed)
-            if strategy.row in self._not_applicable:
-                break
-            for suite in evaluated:
-                if seed == strategy.seeds[0]:
-                    self.plugins.notify(
-                        "harness_cell_start", CellStarted(self.run_id, strategy.row, suite.name)
+    def make_units(self, run_dir: Path) -> list[WorkUnit]:
+        """One unit per row and seed, in plan order, with the cells already cached."""
+        plan, config = self.plan, self.plan.config
+        settings = RunSettings(
+            run_id=self.run_id,
+            model=plan.model,
+            base=self._base,
+            config=config,
+            metrics=plan.metrics,
+            forgetting=plan.forgetting,
+            run_dir=run_dir,
+            cache_root=self.cache.root,
+            cache_enabled=self.cache.enabled,
+        )
+        units = []
+        for row in plan.strategies:
+            evaluated = tuple(s for s in plan.suites if row.evaluates(s))
+            for seed in row.seeds:
+                for suite in evaluated:
+                    if folder := self._cached_cell(row, suite, seed):
+                        self._cached[(row.row, suite.name, seed)] = folder
+                cached = frozenset(
+                    s.name for s in evaluated if (row.row, s.name, seed) in self._cached
+                )
+                units.append(
+                    WorkUnit(
+                        row=row,
+                        seed=seed,
+                        suites=evaluated,
+                        cached=cached,
+                        adapt_keys=tuple(
+                            self._adapt_key(row, i, seed) for i in range(1, len(row.chain) + 1)
+                        ),
+                        cell_keys={
+                            s.name: self._cell_key(row, s, seed)
+                            for s in evaluated
+                            if s.name not in cached
+                        },
+                        run=settings,
                     )
-                if suite.name in cached:
-                    run = self._from_cache(suite, seed, cached[suite.name])
-                else:
-                    run = self._evaluate(
-                        strategy, suite, seed, predictor, adapt_cost, error, progress
-                    )
-                runs[suite.name].append(run)
-        cells = []
+                )
+        return units
+
+    def _on_result(self, unit: WorkUnit, result: UnitResult) -> None:
+        """Keep a unit's result; when a row has all of its seeds, assemble its cells."""
+        row = unit.row
+        done = self._unit_results.setdefault(row.row, {})
+        done[unit.seed] = result
+        if len(done) == len(row.seeds):
+            self._finish_row(row, done)
+
+    def _finish_row(self, row: PlannedStrategy, results: dict[int, UnitResult]) -> None:
+        """A row's cells from its replicates (computed, or read from the cache)."""
+        records: list[PredictionRecord] = []
+        cells: list[Cell] = []
+        not_applicable = next(
+            (r.not_applicable for r in results.values() if r.not_applicable is not None), None
+        )
         for suite in self.plan.suites:
-            if strategy.row in self._not_applicable:
-                cells.append(self._skipped(strategy, suite, self._not_applicable[strategy.row]))
-            elif not strategy.evaluates(suite):
-                cells.append(self._skipped(strategy, suite))
+            if not_applicable is not None:
+                cells.append(self._skipped(row, suite, not_applicable))
+            elif not row.evaluates(suite):
+                cells.append(self._skipped(row, suite))
             else:
-                cell = self._assemble(strategy, suite, runs[suite.name], records)
+                runs = [
+                    self._from_cache(suite, seed, cached)
+                    if (cached := self._cached.get((row.row, suite.name, seed)))
+                    else results[seed].runs[suite.name]
+                    for seed in row.seeds
+                ]
+                cell = self._assemble(row, suite, runs, records)
                 self.plugins.notify("harness_cell_end", CellFinished(self.run_id, cell))
                 cells.append(cell)
-        return cells
+        self._row_cells[row.row] = cells
+        self._row_records[row.row] = records
 
     def _skipped(self, strategy: PlannedStrategy, suite: Suite, reason: str = "") -> Cell:
         targets = ", ".join(t.name for t in strategy.targets)
@@ -652,14 +684,14 @@ class Runner:
             return None
         return folder
 
-    def _from_cache(self, suite: Suite, seed: int, folder: Path) -> _CellRun:
+    def _from_cache(self, suite: Suite, seed: int, folder: Path) -> CellRun:
         """One replicate of a cell from cached predictions: same outputs, no model."""
         stored = read_predictions(folder / "predictions.jsonl").get(("", suite.name), [])
         cost = Cost.model_validate_json((folder / "cost.json").read_text(encoding="utf-8"))
         scores = {
             n: np.array([r.scores[n] for r in stored], dtype=float) for n in suite.spec.metrics
         }
-        return _CellRun(
+        return CellRun(
             seed,
             "cached",
             None,
@@ -669,19 +701,13 @@ class Runner:
             cost,
         )
 
-    def _store(self, strategy: PlannedStrategy, suite: Suite, run: _CellRun) -> None:
-        with self.cache.put("predictions", self._cell_key(strategy, suite, run.seed)) as folder:
-            # the row name is not part of what the predictions depend on
-            write_predictions(folder / "predictions.jsonl", run.records("", suite.name))
-            (folder / "cost.json").write_text(run.cost.model_dump_json(), encoding="utf-8")
-
     # -- assembly --------------------------------------------------------------------------
 
     def _assemble(
         self,
         strategy: PlannedStrategy,
         suite: Suite,
-        runs: list[_CellRun],
+        runs: list[CellRun],
         records: list[PredictionRecord],
     ) -> Cell:
         """The cell from its replicates: figures over seeds and examples, or the failure.
@@ -736,158 +762,6 @@ class Runner:
             cost=_mean_cost([r.cost for r in runs]),
             seeds=seeds,
         )
-
-    # -- adapt and evaluate ----------------------------------------------------------------
-
-    def _adapt(
-        self, strategy: PlannedStrategy, run_dir: Path, seed: int
-    ) -> tuple[Predictor | None, Cost, str | None]:
-        """Adapt the base model through the strategy's chain; errors fail its cells only."""
-        targets = tuple(s.name for s in strategy.targets)
-        self.plugins.notify("harness_adapt_start", AdaptStarted(self.run_id, strategy.row, targets))
-        reset_peak_memory()
-        start = time.perf_counter()
-        error = None
-        not_applicable = False
-        predictor: Predictor | None = None
-        try:
-            predictor = call_with_timeout(
-                lambda: self._adapt_chain(strategy, run_dir, seed),
-                strategy.adapt_timeout,
-                f"adapting {strategy.row!r}",
-            )
-        except NotApplicable as e:
-            predictor, error = None, str(e)
-            not_applicable = True
-        except Timeout as e:
-            predictor, error = None, str(e)
-        except Exception as e:
-            predictor, error = None, _describe(e, f"adapting with {strategy.row!r}")
-        seconds = time.perf_counter() - start
-        cost = Cost(
-            adapt_seconds=round(seconds, 3),
-            trainable_params=predictor.trainable_parameters if predictor else 0,
-            peak_memory_mb=round(max(peak_memory_mb(), cuda_peak_memory_mb()), 1),
-            **(predictor.costs if predictor else {}),
-        )
-        self.plugins.notify(
-            "harness_adapt_end", AdaptFinished(self.run_id, strategy.row, targets, seconds, error)
-        )
-        if not_applicable:
-            self._not_applicable[strategy.row] = error or ""
-        return predictor, cost, error
-
-    def _adapt_chain(self, strategy: PlannedStrategy, run_dir: Path, seed: int) -> Predictor:
-        """The base model's predictor, adapted by each link of the chain in turn."""
-        model = strategy.model or self._base
-        for link in strategy.chain:
-            if link.needs_local_weights and not model.capabilities.local_weights:
-                raise NotApplicable(local_weights_reason(model, link.name))
-        predictor = Predictor(self.row_model(strategy))
-        for i, link in enumerate(strategy.chain, start=1):
-            work_dir = run_dir / "artifacts" / strategy.row / link.name
-            if strategy.replicated:
-                work_dir = work_dir / f"seed-{seed}"
-            work_dir.mkdir(parents=True, exist_ok=True)
-            predictor = link.adapt(
-                AdaptContext(
-                    model_name=model.name,
-                    targets=strategy.targets,
-                    seed=seed,
-                    work_dir=work_dir,
-                    load_model=lambda: self.row_model(strategy),
-                    upstream=predictor,
-                    forgetting=self.plan.forgetting,
-                    cache=self.cache,
-                    cache_key=self._adapt_key(strategy, i, seed),
-                )
-            )
-            if not isinstance(predictor, Predictor):
-                raise TypeError(
-                    f"strategy {link.name!r} returned {type(predictor).__name__}, "
-                    "expected a harness.Predictor"
-                )
-        return predictor
-
-    def _evaluate(
-        self,
-        strategy: PlannedStrategy,
-        suite: Suite,
-        seed: int,
-        predictor: Predictor | None,
-        adapt_cost: Cost,
-        adapt_error: str | None,
-        progress: Progress,
-    ) -> _CellRun:
-        """Predict one suite's test split with one replicate's predictor, and score it."""
-        if predictor is None:
-            return _CellRun.failure(seed, adapt_error, adapt_cost)
-        examples = suite.test[: self.plan.config.max_test_examples]
-        metrics = {name: self.plan.metrics[name] for name in suite.spec.metrics}
-        label = f"{strategy.row} · {suite.name}"
-        if strategy.replicated:
-            label += f" · seed {seed}"
-        task = progress.add_task(label, total=len(examples))
-        reset_peak_memory()
-        truncation = getattr(predictor.model, "truncated_prompts", None)
-        truncated_before = len(truncation) if isinstance(truncation, list) else 0
-        meter = predictor.model if isinstance(predictor.model, ReportsUsage) else None
-        usage_before = meter.usage() if meter else {}
-        start = time.perf_counter()
-        try:
-            predicted = call_with_timeout(
-                lambda: predict(
-                    predictor,
-                    suite,
-                    examples,
-                    reference_logprob=any(m.needs_reference_logprob for m in metrics.values()),
-                    progress=lambda n: progress.advance(task, n),
-                ),
-                strategy.cell_timeout,
-                f"evaluating {strategy.row!r} on {suite.name!r}",
-            )
-            eval_seconds = time.perf_counter() - start
-            metric_errors: dict[str, str] = {}
-            scores = score_outputs(predicted.outputs, metrics, metric_errors)
-            prompt_tokens = (
-                [predictor.model.count_tokens(p) for p in predicted.prompts]
-                if capabilities_of(predictor.model).token_counting
-                else []
-            )
-            # requests, tokens and price the backend reports for this cell
-            usage = {
-                k: round(v - usage_before.get(k, 0.0), 6)
-                for k, v in (meter.usage() if meter else {}).items()
-            }
-            cost = adapt_cost.model_copy(
-                update={
-                    "eval_seconds": round(eval_seconds, 3),
-                    "peak_memory_mb": round(
-                        max(adapt_cost.peak_memory_mb, peak_memory_mb(), cuda_peak_memory_mb()), 1
-                    ),
-                    "prompt_tokens_mean": round(float(np.mean(prompt_tokens)), 2)
-                    if prompt_tokens
-                    else 0.0,
-                    # distinct prompts the backend cut during this cell: one per example
-                    "truncated_examples": len(set(truncation[truncated_before:]))
-                    if isinstance(truncation, list)
-                    else None,
-                    "parse_failures": predicted.parse_failures,
-                    **usage,
-                }
-            )
-        except Exception as e:
-            progress.remove_task(task)
-            doing = f"evaluating {strategy.row!r} on {suite.name!r}"
-            error = str(e) if isinstance(e, Timeout) else _describe(e, doing)
-            return _CellRun.failure(seed, error, adapt_cost)
-        progress.update(task, completed=len(examples), visible=False)
-        run = _CellRun(
-            seed, "ok", None, predicted.prompts, predicted.outputs, scores, cost, metric_errors
-        )
-        if not metric_errors:  # a failed metric is computed again next run
-            self._store(strategy, suite, run)
-        return run
 
     def _add_deltas(self, cells: list[Cell]) -> None:
         """Each cell's paired difference to the zero-shot cell of the same suite.
@@ -1004,38 +878,6 @@ def _remove_empty_dirs(root: Path) -> None:
         root.rmdir()
 
 
-@dataclass
-class _CellRun:
-    """One replicate of a cell: what one seed's predictor did on one suite."""
-
-    seed: int
-    status: Status
-    error: str | None
-    prompts: list[str]
-    outputs: list[ExampleOutput]
-    scores: dict[str, np.ndarray]
-    cost: Cost
-    metric_errors: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def failure(cls, seed: int, error: str | None, cost: Cost) -> _CellRun:
-        return cls(seed, "failed", error, [], [], {}, cost)
-
-    def records(self, row: str, suite: str, with_seed: bool = False) -> list[PredictionRecord]:
-        """The replicate's predictions.jsonl lines (tagged with its seed when replicated)."""
-        return [
-            PredictionRecord(
-                row,
-                suite,
-                prompt,
-                output,
-                {name: float(values[i]) for name, values in self.scores.items()},
-                self.seed if with_seed else None,
-            )
-            for i, (prompt, output) in enumerate(zip(self.prompts, self.outputs, strict=True))
-        ]
-
-
 def _mean_cost(costs: list[Cost]) -> Cost:
     """The cost of one replicate: each figure averaged over the replicates."""
     if len(costs) == 1:
@@ -1065,9 +907,3 @@ def _coverage_problem(
         )
     lacking = sorted({m for r in stored for m in metrics if m not in r.scores})
     return f"its predictions lack scores for {', '.join(lacking)}" if lacking else None
-
-
-def _describe(e: BaseException, doing: str) -> str:
-    frames = traceback.extract_tb(e.__traceback__)
-    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-    return f"{type(e).__name__} while {doing}: {e}{where}"

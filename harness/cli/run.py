@@ -51,6 +51,12 @@ def add_run_command(sub: Subcommands) -> None:
     run.add_argument(
         "--cache-dir", help="cache folder (default $HARNESS_CACHE_DIR or ~/.cache/harness)"
     )
+    run.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="where work units run: local (default, this process) or ray (Ray tasks; the "
+        "config's executor: settings apply)",
+    )
     run.set_defaults(func=cmd_run)
 
 
@@ -77,6 +83,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     update = {k: v for k, v in overrides.items() if v is not None}
     if args.suites:
         update["suites"] = args.suites
+    if args.executor:
+        update["executor"] = config.executor.model_copy(update={"name": args.executor})
     if args.strategies:
         known = {s.row: s for s in config.strategies}
         update["strategies"] = [known.get(n) or StrategyEntry(name=n) for n in args.strategies]
