@@ -34,6 +34,8 @@ from harness.models.base import LanguageModel
 PROMPTING_GPU_SHARE = 0.25
 #: seconds between checks for finished tasks (a Ctrl-C is handled at the next check)
 _POLL_SECONDS = 0.5
+#: how long Ctrl-C waits for cancelled tasks to stop before the run folder is removed
+_CANCEL_WAIT_SECONDS = 30.0
 
 
 class RayExecutor:
@@ -73,11 +75,10 @@ class RayExecutor:
         if ray.is_initialized():
             return False
         # a local cluster listens on loopback only; a configured address is joined as is
-        local = {"_node_ip_address": "127.0.0.1"} if self.config.address is None else {}
         ray.init(
             address=self.config.address,
+            _node_ip_address="127.0.0.1" if self.config.address is None else None,
             include_dashboard=False,
-            **local,
             # workers' output would tear through the progress display; errors come back
             # in the units' results
             log_to_driver=False,
@@ -131,6 +132,10 @@ class RayExecutor:
             # Ctrl-C, or an error in the driver: nothing may go on writing for this run
             for ref in pending:
                 ray.cancel(ref, force=True)
+            # cancelling is asynchronous: wait until the tasks have stopped, so that none
+            # writes into the run folder after the driver removed its staging
+            if pending:
+                ray.wait(list(pending), num_returns=len(pending), timeout=_CANCEL_WAIT_SECONDS)
             raise
         if progress is not None and task is not None:
             progress.update(task, visible=False)

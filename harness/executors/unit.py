@@ -99,6 +99,9 @@ def _adapt_chain(unit: WorkUnit, context: UnitContext) -> Predictor:
         work_dir = unit.run.run_dir / "artifacts" / row.row / link.name
         if row.replicated:
             work_dir = work_dir / f"seed-{unit.seed}"
+        if not unit.run.run_dir.is_dir():
+            # the run was stopped and its staging folder removed: never recreate it
+            raise RuntimeError(f"the run folder {unit.run.run_dir} is gone: the run was stopped")
         work_dir.mkdir(parents=True, exist_ok=True)
         predictor = link.adapt(
             AdaptContext(
