@@ -149,10 +149,10 @@ def cell_warnings(results: RunResults) -> list[str]:
     lines = []
     for cell in results.cells:
         where = f"{cell.strategy} · {cell.suite}"
+        suite = results.suite(cell.suite)
+        total = f" of {suite.n_test}" if suite else ""
         truncated = cell.cost.truncated_examples
         if truncated:
-            suite = results.suite(cell.suite)
-            total = f" of {suite.n_test}" if suite else ""
             lines.append(
                 f"{where}: {truncated}{total} prompts were longer than the model's context "
                 "and were cut from the left to fit (the text right after the leading special "
@@ -160,8 +160,6 @@ def cell_warnings(results: RunResults) -> list[str]:
             )
         failures = cell.cost.parse_failures
         if failures:
-            suite = results.suite(cell.suite)
-            total = f" of {suite.n_test}" if suite else ""
             lines.append(
                 f"{where}: {failures}{total} generated answers mapped to no label and were "
                 "counted wrong (the backend has no log-likelihoods, so the answer was "
