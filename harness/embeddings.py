@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from harness.progress import library_bars_off
+
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 
 
@@ -27,7 +29,8 @@ def load_embedder(name: str = DEFAULT_EMBEDDER, device: str | None = None) -> An
     """A SentenceTransformer, loaded once per process."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(resolve_embedder(name), device=device or "cpu")
+    with library_bars_off():
+        return SentenceTransformer(resolve_embedder(name), device=device or "cpu")
 
 
 def embed(texts: Sequence[str], name: str = DEFAULT_EMBEDDER, batch_size: int = 64) -> Any:

@@ -22,7 +22,6 @@ import numpy as np
 import yaml
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness import __version__
 from harness.analysis import Replicate, compare_cells
@@ -50,6 +49,7 @@ from harness.manifest import build_manifest
 from harness.metrics import Metric
 from harness.models.base import LanguageModel
 from harness.plugin_manager import Plugins
+from harness.progress import RunProgress
 from harness.reporting.base import ReportContext
 from harness.results import (
     Cell,
@@ -441,6 +441,8 @@ class Runner:
         self._outputs: dict[tuple[str, str], list[CellRun]] = {}
         #: one line per reporter that raised
         self._report_errors: list[str] = []
+        #: the progress display while units run
+        self._display: RunProgress | None = None
 
     # the base model is loaded once per run and shared by every strategy
     def base_model(self) -> LanguageModel:
@@ -496,7 +498,8 @@ class Runner:
                     tuple(s.name for s in plan.suites),
                 ),
             )
-            with self._progress() as progress:
+            with RunProgress(self.console, units) as progress:
+                self._display = progress
                 context = UnitContext(
                     self.base_model,
                     self.cache,
@@ -583,6 +586,8 @@ class Runner:
 
     def _on_result(self, unit: WorkUnit, result: UnitResult) -> None:
         """Keep a unit's result; when a row has all of its seeds, assemble its cells."""
+        if self._display is not None:
+            self._display.finished(unit, result)
         row = unit.row
         done = self._unit_results.setdefault(row.row, {})
         done[unit.seed] = result
@@ -856,16 +861,6 @@ class Runner:
                 message = f"reporter {name!r} failed: {type(e).__name__}: {e}"
                 self._report_errors.append(message)
                 self.console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-
-    def _progress(self) -> Progress:
-        return Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=True,
-        )
 
 
 def _remove_empty_dirs(root: Path) -> None:

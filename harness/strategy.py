@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +25,7 @@ from harness.models.base import (
     ProgressCallback,
     ScoreRequest,
 )
+from harness.progress import PhaseReporter
 from harness.suites import Example, Suite
 
 
@@ -183,6 +184,10 @@ class AdaptContext:
     #: chain up to this strategy with its settings, seed, target and forgetting data,
     #: library versions. Extend it with `content_key(cache_key, ...)` for sub-artifacts.
     cache_key: str = ""
+    #: what adapting is doing, for the run's progress display:
+    #: `progress.phase("indexing", total=n)`, `progress.advance(1)`,
+    #: `progress.update(step, loss=...)` (does nothing outside a run)
+    progress: PhaseReporter = field(default_factory=PhaseReporter)
 
 
 @dataclass(frozen=True)

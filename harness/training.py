@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.progress import PhaseReporter, library_bars_off
 from harness.run_folder import train_scratch_prefix
 from harness.strategy import AdaptContext, Predictor
 from harness.suites import Example, Suite
@@ -273,18 +274,14 @@ def quiet() -> Iterator[None]:
     """No transformers / datasets progress bars (the runner draws its own), no
     transformers notes below errors, and none of the deprecation warnings the libraries
     raise about each other's APIs. TRL's own warnings (e.g. about tokenisation) stay."""
-    import datasets
+    import datasets  # noqa: F401  (loaded first, so that its bars go off too)
     from transformers.utils import logging as hf_logging
 
-    hf_was_on = hf_logging.is_progress_bar_enabled()
-    ds_was_on = datasets.is_progress_bar_enabled()
     verbosity = hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    datasets.disable_progress_bars()
     # transformers' notes about checkpoint rotation and the like; TRL's warnings stay on
     hf_logging.set_verbosity(max(verbosity, hf_logging.ERROR))
     try:
-        with warnings.catch_warnings():
+        with library_bars_off(), warnings.catch_warnings():
             # peft and trl still read transformers 4's name for activation checkpointing
             warnings.filterwarnings(
                 "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
@@ -292,10 +289,6 @@ def quiet() -> Iterator[None]:
             yield
     finally:
         hf_logging.set_verbosity(verbosity)
-        if hf_was_on:
-            hf_logging.enable_progress_bar()
-        if ds_was_on:
-            datasets.enable_progress_bars()
 
 
 # -- training ------------------------------------------------------------------------
@@ -348,6 +341,35 @@ def _loss_log_class() -> type:
                             f.write(json.dumps(record) + "\n")
 
     return LossLog
+
+
+def _progress_class() -> type:
+    from transformers import TrainerCallback
+
+    class TrainingProgress(TrainerCallback):
+        """Tells the run's progress display the step, of how many, and the last loss."""
+
+        def __init__(self, progress: PhaseReporter) -> None:
+            self.progress = progress
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.progress.phase("training", total=int(state.max_steps) or None)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.progress.update(int(state.global_step))
+
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any
+        ) -> None:
+            figures = {
+                key: round(float(value), 4)
+                for key, value in (logs or {}).items()
+                if key in ("loss", "eval_loss") and isinstance(value, int | float)
+            }
+            if figures:
+                self.progress.update(int(state.global_step), **figures)
+
+    return TrainingProgress
 
 
 def sft_config(
@@ -445,8 +467,10 @@ def build_trainer(
     loss_path: Path | None = None,
     peft_config: Any = None,
     chat: bool = False,
+    progress: PhaseReporter | None = None,
 ) -> Any:
-    """A ready `SFTTrainer` (datasets tokenised and labelled, callbacks set); not trained."""
+    """A ready `SFTTrainer` (datasets tokenised and labelled, callbacks set); not trained.
+    `progress` is told the steps and losses as training goes."""
     from transformers import EarlyStoppingCallback
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
@@ -467,6 +491,8 @@ def build_trainer(
         steps_per_epoch=steps_per_epoch,
     )
     callbacks: list[Any] = [_loss_log_class()(loss_path)]
+    if progress is not None:
+        callbacks.append(_progress_class()(progress))
     if has_eval and settings.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(settings.early_stopping_patience))
     eos = tokenizer.eos_token
@@ -496,6 +522,7 @@ def train(
     loss_path: Path | None = None,
     peft_config: Any = None,
     chat: bool = False,
+    progress: PhaseReporter | None = None,
 ) -> TrainResult:
     """Fine-tune `model` (wrapped with `peft_config` when given) and return the best model.
 
@@ -518,6 +545,7 @@ def train(
             loss_path=loss_path,
             peft_config=peft_config,
             chat=chat,
+            progress=progress,
         )
         start = time.perf_counter()
         with quiet():
@@ -644,6 +672,7 @@ def fine_tune(
         hit = cache.get("adapters", context.cache_key) or cache.get("models", context.cache_key)
     with quiet():
         if hit is not None:
+            context.progress.phase("loading the cached artifact")
             model, tokenizer = _load_artifact(hit, context, device, quantization_config)
             record = json.loads((hit / RECORD_FILE).read_text(encoding="utf-8"))
             if (hit / LOSS_FILE).is_file():
@@ -755,6 +784,7 @@ def _train_and_store(
     """Train, then publish the artifact in the cache; (model, tokenizer, record)."""
     seed = settings.seed if settings.seed is not None else context.seed
     train_rows, eval_rows, n_replay = _training_data(context, settings, seed, replay_fraction)
+    context.progress.phase("loading")
     tokenizer = load_tokenizer(context.model_name)
     base = load_model(context.model_name, device=device, quantization_config=quantization_config)
     if quantization_config is not None:  # QLoRA: freeze the quantised base, norms in fp32
@@ -777,7 +807,9 @@ def _train_and_store(
         loss_path=loss_path,
         peft_config=peft_config,
         chat=chat,
+        progress=context.progress,
     )
+    context.progress.phase("saving")
     model = result.model
     adapter = _is_peft(model)
     trainable, total = count_parameters(model)

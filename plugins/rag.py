@@ -307,7 +307,12 @@ class RAG(Strategy):
         settings: RAGSettings = self.settings
         targets = context.targets
         retriever = Retriever(settings, cache=context.cache, targets=[t.name for t in targets])
-        indexed = [t for t in targets if retriever.index_for(t) is not None]
+        context.progress.phase("indexing", total=len(targets))
+        indexed = []
+        for target in targets:
+            if retriever.index_for(target) is not None:
+                indexed.append(target)
+            context.progress.advance(1)
         if not indexed:
             names = ", ".join(t.name for t in targets) or "none"
             raise NotApplicable(

@@ -29,8 +29,8 @@ from harness.suites import Suite
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress
 
+    from harness.progress import RunProgress
     from harness.runner import PlannedStrategy
 
 
@@ -163,15 +163,16 @@ class UnitContext:
 
     `base_model` loads (once per process) and returns the shared base model; `notify`
     fires a lifecycle hook (or records it, in a remote worker); `progress`, when given,
-    shows one bar per cell being evaluated; `row_model`, when given, returns the model a
-    row runs on (its own `model:`, loaded once per process, or the base model; without
-    it a row's own model is loaded through its backend for each unit).
+    is the driver's progress display (a unit run in this process shows its phases);
+    `row_model`, when given, returns the model a row runs on (its own `model:`, loaded
+    once per process, or the base model; without it a row's own model is loaded through
+    its backend for each unit).
     """
 
     base_model: Callable[[], LanguageModel]
     cache: Cache
     notify: Callable[[str, Any], None]
-    progress: Progress | None = None
+    progress: RunProgress | None = None
     row_model: Callable[[PlannedStrategy], LanguageModel] | None = None
 
     def model_for(self, row: PlannedStrategy) -> LanguageModel:

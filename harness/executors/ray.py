@@ -15,7 +15,6 @@ reuses it even without a shared filesystem.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -111,22 +110,20 @@ class RayExecutor:
             _remote_unit.options(**self.resources(unit, cluster_gpus)).remote(unit, threads): unit
             for unit in units
         }
-        progress = context.progress
-        task = (
-            progress.add_task(f"{len(units)} units on Ray", total=len(units))
-            if progress is not None
-            else None
-        )
-        start = time.perf_counter()
+        if context.progress is not None:
+            # units at once: the cluster's CPUs (or GPUs) over what each unit asks for
+            per_unit = max(self.config.cpus_per_unit, 1e-9)
+            slots = float(ray.cluster_resources().get("CPU", 1)) / per_unit
+            if self.config.gpus_per_unit and cluster_gpus:
+                slots = min(slots, cluster_gpus / self.config.gpus_per_unit)
+            context.progress.parallel = max(1, int(slots))
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=_POLL_SECONDS)
                 for ref in ready:
                     unit = pending.pop(ref)
                     result = self._collect(ref, unit)
-                    self._replay(unit, result, context, console, time.perf_counter() - start)
-                    if progress is not None and task is not None:
-                        progress.advance(task)
+                    self._replay(unit, result, context, console)
                     on_result(unit, result)
         except BaseException:
             # Ctrl-C, or an error in the driver: nothing may go on writing for this run
@@ -137,8 +134,6 @@ class RayExecutor:
             if pending:
                 ray.wait(list(pending), num_returns=len(pending), timeout=_CANCEL_WAIT_SECONDS)
             raise
-        if progress is not None and task is not None:
-            progress.update(task, visible=False)
 
     def _collect(self, ref: Any, unit: WorkUnit) -> UnitResult:
         try:
@@ -159,7 +154,6 @@ class RayExecutor:
         result: UnitResult,
         context: UnitContext,
         console: Console,
-        elapsed: float,
     ) -> None:
         """The unit's hooks and cache notes in the driver, and its cells in the driver's
         cache when the worker's cache is not the driver's."""
@@ -176,15 +170,6 @@ class RayExecutor:
                 and not context.cache.path("predictions", key).is_dir()
             ):
                 store_cell(context.cache, key, suite, run)
-        failed = sum(r.status == "failed" for r in result.runs.values())
-        mark = "[red]✗[/red]" if failed else "[green]✓[/green]"
-        detail = f", {failed} failed cell{'s' if failed > 1 else ''}" if failed else ""
-        where = f" on {result.worker}" if result.worker else ""
-        console.print(
-            f"{mark} {escape(unit.label)}: {result.seconds:.1f} s{where}{detail} "
-            f"[dim](at {elapsed:.0f} s)[/dim]",
-            highlight=False,
-        )
 
 
 # -- in the worker ---------------------------------------------------------------------

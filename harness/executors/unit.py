@@ -11,6 +11,7 @@ import os
 import socket
 import time
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from harness.evaluate import predict, score_outputs
 from harness.events import AdaptFinished, AdaptStarted, CellStarted
 from harness.executors.base import CellRun, UnitContext, UnitResult, WorkUnit
 from harness.models.base import LanguageModel, ReportsUsage, ScoreRequest, capabilities_of
+from harness.progress import PhaseReporter, UnitProgress
 from harness.resources import cuda_peak_memory_mb, peak_memory_mb, reset_peak_memory
 from harness.results import Cost, write_predictions
 from harness.strategy import AdaptContext, Predictor
@@ -36,26 +38,35 @@ def run_unit(unit: WorkUnit, context: UnitContext) -> UnitResult:
     result = UnitResult(worker=f"{socket.gethostname()}:{os.getpid()}")
     notes_before = len(context.cache.notes)
     predictor, adapt_cost, error = None, Cost(), None
-    if unit.to_compute:
-        predictor, adapt_cost, error, not_applicable = _adapt(unit, context)
-        if not_applicable:
-            result.not_applicable = error or ""
-    if result.not_applicable is None:
-        for suite in unit.suites:
-            if unit.first_replicate:
-                context.notify(
-                    "harness_cell_start", CellStarted(unit.run.run_id, unit.row.row, suite.name)
-                )
-            if suite.name not in unit.cached:
-                result.runs[suite.name] = _evaluate(
-                    unit, suite, predictor, adapt_cost, error, context
-                )
+    shown = (
+        context.progress.unit(unit)
+        if context.progress is not None and unit.to_compute
+        else nullcontext(None)
+    )
+    with shown as reporter:
+        if unit.to_compute:
+            predictor, adapt_cost, error, not_applicable = _adapt(unit, context, reporter)
+            if not_applicable:
+                result.not_applicable = error or ""
+        if result.not_applicable is None:
+            for suite in unit.suites:
+                if unit.first_replicate:
+                    context.notify(
+                        "harness_cell_start",
+                        CellStarted(unit.run.run_id, unit.row.row, suite.name),
+                    )
+                if suite.name not in unit.cached:
+                    result.runs[suite.name] = _evaluate(
+                        unit, suite, predictor, adapt_cost, error, context, reporter
+                    )
     result.cache_notes = context.cache.notes[notes_before:]
     result.seconds = round(time.perf_counter() - start, 3)
     return result
 
 
-def _adapt(unit: WorkUnit, context: UnitContext) -> tuple[Predictor | None, Cost, str | None, bool]:
+def _adapt(
+    unit: WorkUnit, context: UnitContext, reporter: UnitProgress | None
+) -> tuple[Predictor | None, Cost, str | None, bool]:
     """Adapt the base model through the row's chain; errors fail its cells only."""
     row, run_id = unit.row, unit.run.run_id
     targets = tuple(s.name for s in row.targets)
@@ -67,7 +78,9 @@ def _adapt(unit: WorkUnit, context: UnitContext) -> tuple[Predictor | None, Cost
     predictor: Predictor | None = None
     try:
         predictor = call_with_timeout(
-            lambda: _adapt_chain(unit, context), row.adapt_timeout, f"adapting {row.row!r}"
+            lambda: _adapt_chain(unit, context, reporter or PhaseReporter()),
+            row.adapt_timeout,
+            f"adapting {row.row!r}",
         )
     except NotApplicable as e:
         predictor, error = None, str(e)
@@ -87,15 +100,18 @@ def _adapt(unit: WorkUnit, context: UnitContext) -> tuple[Predictor | None, Cost
     return predictor, cost, error, not_applicable
 
 
-def _adapt_chain(unit: WorkUnit, context: UnitContext) -> Predictor:
+def _adapt_chain(unit: WorkUnit, context: UnitContext, reporter: PhaseReporter) -> Predictor:
     """The base model's predictor, adapted by each link of the chain in turn."""
     row = unit.row
     model = row.model or unit.run.base
     for link in row.chain:
         if link.needs_local_weights and not model.capabilities.local_weights:
             raise NotApplicable(local_weights_reason(model, link.name))
+    reporter.phase("loading model")
     predictor = Predictor(context.model_for(row))
     for i, link in enumerate(row.chain):
+        # the strategy names its own phases (training, indexing...) when it has any
+        reporter.phase(f"adapting ({link.name})" if len(row.chain) > 1 else "adapting")
         work_dir = unit.run.run_dir / "artifacts" / row.row / link.name
         if row.replicated:
             work_dir = work_dir / f"seed-{unit.seed}"
@@ -114,6 +130,7 @@ def _adapt_chain(unit: WorkUnit, context: UnitContext) -> Predictor:
                 forgetting=unit.run.forgetting,
                 cache=context.cache,
                 cache_key=unit.adapt_keys[i],
+                progress=reporter,
             )
         )
         if not isinstance(predictor, Predictor):
@@ -131,6 +148,7 @@ def _evaluate(
     adapt_cost: Cost,
     adapt_error: str | None,
     context: UnitContext,
+    reporter: UnitProgress | None = None,
 ) -> CellRun:
     """Predict one suite's test split with one replicate's predictor, and score it."""
     row, seed = unit.row, unit.seed
@@ -138,15 +156,9 @@ def _evaluate(
         return CellRun.failure(seed, adapt_error, adapt_cost)
     examples = suite.test[: unit.run.config.max_test_examples]
     metrics = {name: unit.run.metrics[name] for name in suite.spec.metrics}
-    progress = context.progress
-    label = f"{row.row} · {suite.name}"
-    if row.replicated:
-        label += f" · seed {seed}"
-    task = progress.add_task(label, total=len(examples)) if progress is not None else None
-
-    def advance(n: int) -> None:
-        if progress is not None and task is not None:
-            progress.advance(task, n)
+    if reporter is not None:
+        reporter.evaluating(suite.name, len(examples))
+    advance = reporter.evaluated if reporter is not None else None
 
     reset_peak_memory()
     truncation = getattr(predictor.model, "truncated_prompts", None)
@@ -198,12 +210,8 @@ def _evaluate(
             }
         )
     except Exception as e:
-        if progress is not None and task is not None:
-            progress.remove_task(task)
         error = str(e) if isinstance(e, Timeout) else describe(e, doing)
         return CellRun.failure(seed, error, adapt_cost)
-    if progress is not None and task is not None:
-        progress.update(task, completed=len(examples), visible=False)
     run = CellRun(
         seed, "ok", None, predicted.prompts, predicted.outputs, scores, cost, metric_errors
     )

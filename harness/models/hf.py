@@ -34,6 +34,7 @@ from harness.models.options import (
     device_error,
     dtype_error,
 )
+from harness.progress import library_bars_off
 
 if TYPE_CHECKING:
     import torch
@@ -133,20 +134,18 @@ class HFModel:
         """
         from safetensors import SafetensorError
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
         check_model_location(name_or_path)
         torch_device = _resolve_device(device, name_or_path)
         torch_dtype = _resolve_dtype(dtype, torch_device, name_or_path)
-        bars_were_on = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # the caller draws its own progress
         try:
-            tokenizer = AutoTokenizer.from_pretrained(
-                name_or_path, trust_remote_code=trust_remote_code
-            )
-            model = AutoModelForCausalLM.from_pretrained(
-                name_or_path, dtype=torch_dtype, trust_remote_code=trust_remote_code
-            )
+            with library_bars_off():  # the caller draws its own progress
+                tokenizer = AutoTokenizer.from_pretrained(
+                    name_or_path, trust_remote_code=trust_remote_code
+                )
+                model = AutoModelForCausalLM.from_pretrained(
+                    name_or_path, dtype=torch_dtype, trust_remote_code=trust_remote_code
+                )
         except (OSError, ValueError, KeyError, SafetensorError) as exc:
             # a folder that passed check_model_location can still hold weights of another
             # architecture or an unknown model_type; the user's input either way
@@ -157,9 +156,6 @@ class HFModel:
                 fix="give a Hugging Face Hub id or a folder saved with save_pretrained "
                 "(config.json, tokenizer files and weights)",
             ) from exc
-        finally:
-            if bars_were_on:
-                hf_logging.enable_progress_bar()
         model = model.to(torch_device)  # type: ignore[arg-type]
         model.eval()
         model.requires_grad_(False)
