@@ -2,7 +2,8 @@
 
 The public API for plugin authors: `hookimpl` to implement hooks, `Strategy` and
 `Predictor` to write a strategy, `Metric` and `Reporter` for metrics and reporters,
-`Backend` and `Capabilities` for model backends.
+`Backend` and `Capabilities` for model backends, `PhaseReporter` for what a strategy
+tells the progress display.
 Heavy libraries (torch, transformers) are imported only when a run needs them.
 """
 
@@ -17,6 +18,7 @@ hookimpl = pluggy.HookimplMarker("harness")
 from harness.metrics import ExampleOutput, Metric  # noqa: E402
 from harness.models.backend import Backend  # noqa: E402
 from harness.models.base import Capabilities  # noqa: E402
+from harness.progress import PhaseReporter  # noqa: E402
 from harness.reporting.base import ReportContext, Reporter  # noqa: E402
 from harness.strategy import (  # noqa: E402
     AdaptContext,
@@ -36,6 +38,7 @@ __all__ = [
     "ExampleOutput",
     "Metric",
     "NoSettings",
+    "PhaseReporter",
     "Predictor",
     "PromptedPredictor",
     "ReportContext",

@@ -26,6 +26,7 @@ API: tuple[tuple[str, tuple[str, ...]], ...] = (
             "harness.Predictor",
             "harness.PromptedPredictor",
             "harness.RequestBatch",
+            "harness.PhaseReporter",
         ),
     ),
     (

@@ -181,6 +181,10 @@ class TimeLeft:
 
     def evaluating(self, key: str, suite: str) -> None:
         if live := self._live.get(key):
+            if not live.adapt_done and (work := self.work.get(key)):
+                # the adaptation is over: a measure for the units of its kind
+                for kind in work.kinds:
+                    self._adapt_seconds.setdefault(kind, []).append(self.clock() - live.started)
             live.adapt_done = True
             if live.evaluating is not None:
                 live.suites_done.add(live.evaluating)
@@ -193,13 +197,14 @@ class TimeLeft:
     # what a finished unit took, wherever it ran
     def finished(self, key: str, adapt_seconds: float, eval_seconds: dict[str, float]) -> None:
         """Unit `key` is done: its adaptation and per-suite evaluation times are measures."""
-        self._live.pop(key, None)
+        live = self._live.pop(key, None)
         work = self.work.get(key)
         if work is None or key in self._finished:
             return
         self._finished.add(key)
-        for kind in work.kinds:
-            self._adapt_seconds.setdefault(kind, []).append(adapt_seconds)
+        if live is None or not live.adapt_done:  # else measured when evaluation began
+            for kind in work.kinds:
+                self._adapt_seconds.setdefault(kind, []).append(adapt_seconds)
         sizes = dict(work.suites)
         for suite, seconds in eval_seconds.items():
             if sizes.get(suite):
@@ -283,6 +288,14 @@ class TimeLeft:
         if suite in self._suite_seconds:
             seconds, n = self._suite_seconds[suite]
             return seconds / n
+        now = self.clock()
+        live = [
+            (now - u.eval_started) / u.eval_done
+            for u in self._live.values()
+            if u.evaluating == suite and u.eval_done > 0
+        ]
+        if live:  # the pace of a unit evaluating it now
+            return sum(live) / len(live)
         if self._suite_seconds:
             seconds = sum(s for s, _ in self._suite_seconds.values())
             n = sum(n for _, n in self._suite_seconds.values())
@@ -413,11 +426,7 @@ class UnitProgress(PhaseReporter):
 
     def summary(self) -> str:
         """`training 40 steps, loss 0.41 19.4 s; evaluating 3 suites 2.1 s`."""
-        parts = [
-            p.summary()
-            for p in self.phases
-            if p.worth_telling and p.name != "evaluating"
-        ]
+        parts = [p.summary() for p in self.phases if p.worth_telling and p.name != "evaluating"]
         if self.evaluations:
             n = len(self.evaluations)
             seconds = sum(s for _, _, s in self.evaluations)

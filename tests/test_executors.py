@@ -4,14 +4,17 @@ run interrupted and resumed from the cache."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from harness import hookimpl
 from harness.cli import main
@@ -61,6 +64,7 @@ def _run(
     suites: dict[str, Path],
     log: AdaptLog | None = None,
     cache: str | None = None,
+    console: Console | None = None,
 ) -> RunOutcome:
     extra: list[tuple[str, Any]] = [("failing", failing), ("dying", dying)]
     plugins = load_plugins(extra=[*extra, ("log", log)] if log else extra)
@@ -76,7 +80,7 @@ def _run(
         reporters=["markdown"],
         executor=ExecutorConfig(name=executor),
     )
-    return Runner(make_plan(config, plugins), plugins).run()
+    return Runner(make_plan(config, plugins), plugins, console=console).run()
 
 
 def _matrix(marker: Path) -> list[StrategyEntry]:
@@ -110,7 +114,17 @@ def local_and_ray(
     finally:
         torch.set_num_threads(before)
     marker.unlink()
-    on_ray = _run(root, "ray", "ray", _matrix(marker), tiny_model, toy_suites)
+    printed = io.StringIO()
+    on_ray = _run(
+        root,
+        "ray",
+        "ray",
+        _matrix(marker),
+        tiny_model,
+        toy_suites,
+        console=Console(file=printed, width=80),
+    )
+    (root / "ray-log.txt").write_text(printed.getvalue(), encoding="utf-8")
     return local, on_ray, marker
 
 
@@ -134,6 +148,21 @@ def test_ray_gives_the_local_results_cell_by_cell(local_and_ray) -> None:  # typ
     lora = next(c for c in on_ray.results.cells if c.strategy == "lora")
     assert lora.cost.trainable_params > 0 and lora.cost.train_steps
     assert (on_ray.run_dir / "artifacts" / "lora" / "lora" / "seed-1").is_dir()
+
+
+def test_the_driver_prints_each_unit_with_its_worker_and_the_time_left(local_and_ray) -> None:  # type: ignore[no-untyped-def]
+    _, _, marker = local_and_ray
+    lines = (marker.parent / "ray-log.txt").read_text(encoding="utf-8").splitlines()
+    finished = [line for line in lines if line.startswith(("✓ ", "✗ "))]
+    counts = [re.search(r"(\d+)/(\d+) units · .* elapsed, ", line) for line in finished]
+    assert all(counts), finished
+    # one line per unit (a row with each of its seeds), counted in the order they came
+    assert [int(m.group(1)) for m in counts if m] == list(range(1, len(finished) + 1))
+    assert {int(m.group(2)) for m in counts if m} == {len(finished)}
+    for line in finished:
+        assert re.search(r": [\d.]+ s on [^ ]+:\d+", line), line
+    assert finished[-1].endswith("done")
+    assert any(line.startswith("✗ broken-adapt") for line in finished)
 
 
 def test_a_killed_worker_is_retried(local_and_ray) -> None:  # type: ignore[no-untyped-def]
