@@ -555,7 +555,14 @@ class RunProgress:
             if key not in self.estimator.work:
                 return
             runs = result.runs.values()
-            adapt_seconds = max((r.cost.adapt_seconds for r in runs), default=0.0)
+            # the time this run spent, not what a cached artifact once took to produce
+            adapt_seconds = max(
+                (
+                    r.cost.adapt_seconds - float(getattr(r.cost, "cache_saved_seconds", 0.0))
+                    for r in runs
+                ),
+                default=0.0,
+            )
             self.estimator.finished(
                 key, adapt_seconds, {s: r.cost.eval_seconds for s, r in result.runs.items()}
             )

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.progress import PhaseReporter, library_bars_off
+from harness.resources import cuda_peak_memory_mb, peak_memory_mb
 from harness.run_folder import train_scratch_prefix
 from harness.strategy import AdaptContext, Predictor
 from harness.suites import Example, Suite
@@ -656,6 +657,7 @@ def fine_tune(
     `quantization_config` loads the base model quantised (QLoRA). Returns a
     `FineTunedPredictor` prompting as `context.upstream` does.
     """
+    started = time.perf_counter()
     settings.validate()
     if not 0 <= replay_fraction < 1:
         raise ValueError(f"replay_fraction must be in [0, 1), got {replay_fraction}")
@@ -677,6 +679,11 @@ def fine_tune(
             record = json.loads((hit / RECORD_FILE).read_text(encoding="utf-8"))
             if (hit / LOSS_FILE).is_file():
                 shutil.copyfile(hit / LOSS_FILE, loss_path)
+            # the adaptation costs what producing the artifact took, cached or not
+            produced = float(record.get("produce_seconds", 0.0))
+            record["cache_saved_seconds"] = round(
+                max(produced - (time.perf_counter() - started), 0.0), 3
+            )
         else:
             model, tokenizer, record = _train_and_store(
                 context,
@@ -688,6 +695,7 @@ def fine_tune(
                 transform=transform,
                 replay_fraction=replay_fraction,
                 quantization_config=quantization_config,
+                started=started,
             )
         kind = "adapter" if _is_peft(model) else "model"
         model = _merged(model)
@@ -780,8 +788,13 @@ def _train_and_store(
     transform: ModelTransform | None,
     replay_fraction: float,
     quantization_config: Any,
+    started: float,
 ) -> tuple[Any, Any, dict[str, float]]:
-    """Train, then publish the artifact in the cache; (model, tokenizer, record)."""
+    """Train, then publish the artifact in the cache; (model, tokenizer, record).
+
+    The record keeps what producing the artifact cost (`produce_seconds` since
+    `started`, the peak memory of training), so that a run serving it from the cache
+    reports the same adaptation cost."""
     seed = settings.seed if settings.seed is not None else context.seed
     train_rows, eval_rows, n_replay = _training_data(context, settings, seed, replay_fraction)
     context.progress.phase("loading")
@@ -827,6 +840,8 @@ def _train_and_store(
     }
     if result.best_eval_loss is not None:
         record["best_eval_loss"] = round(result.best_eval_loss, 6)
+    record["train_peak_memory_mb"] = round(max(peak_memory_mb(), cuda_peak_memory_mb()), 1)
+    record["produce_seconds"] = round(time.perf_counter() - started, 3)
     if context.cache is not None and context.cache_key:
         # published atomically: an exception before the block ends leaves no entry
         with context.cache.put("adapters" if adapter else "models", context.cache_key) as folder:

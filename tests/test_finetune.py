@@ -371,6 +371,18 @@ def test_an_unchanged_rerun_trains_nothing_and_reuses_artifacts(
     assert (tmp_path / "c" / "artifacts" / "lora" / "lora" / "loss.jsonl").read_text() == (
         loss_curve.read_text()
     )
+    # the cached adapter costs what training it took, so the decision's costs and
+    # budgets do not depend on the cache: at least the training run's own figures
+    trained = first.results.cell("lora", "toy-colours")
+    assert trained is not None and trained.cost.model_extra is not None
+    produced = trained.cost.model_extra["produce_seconds"]
+    assert 0 < produced <= trained.cost.adapt_seconds
+    assert cell.cost.model_extra["produce_seconds"] == produced
+    assert cell.cost.adapt_seconds >= produced
+    assert cell.cost.model_extra["cache_saved_seconds"] > 0
+    train_peak = trained.cost.model_extra["train_peak_memory_mb"]
+    assert cell.cost.model_extra["train_peak_memory_mb"] == train_peak
+    assert cell.cost.peak_memory_mb >= train_peak
     # --no-cache retrains and replaces the entry
     _run(tiny_model, suite_copies, tmp_path / "d", cache, cache=False)
     assert trainings.calls == 2 and len(list((cache / "adapters").iterdir())) == 1
