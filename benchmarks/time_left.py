@@ -78,7 +78,7 @@ def main() -> None:
     Runner(make_plan(config, plugins), plugins, executor=log).run()
 
     print(f"\n{'after unit':<40} {'elapsed':>8} {'told':>16} {'actual':>8} {'error':>7}")
-    complete, every = [], []
+    complete, every, seconds_off = [], [], []
     for label, at, estimate in log.told[:-1]:  # the last one says "done"
         actual = log.end - at
         if estimate is None:
@@ -90,11 +90,12 @@ def main() -> None:
         every.append(abs(error))
         if not estimate.at_least:
             complete.append(abs(error))
+            seconds_off.append(abs(estimate.seconds - actual))
     print(f"\nunits: {len(log.told)}; run (units only): {log.end:.1f} s")
     if complete:
         print(
             f"median |error| of complete estimates: {statistics.median(complete):.0%} "
-            f"({len(complete)} estimates)"
+            f"({len(complete)} estimates; median {statistics.median(seconds_off):.1f} s off)"
         )
     if every:
         print(f"median |error| of all estimates: {statistics.median(every):.0%}")

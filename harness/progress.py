@@ -19,6 +19,7 @@ Three parts, in the order a run uses them:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import threading
@@ -99,6 +100,12 @@ class UnitWork:
     adapts: bool
     #: examples to evaluate, per suite, in order
     suites: tuple[tuple[str, int], ...]
+    #: train examples times epochs its training goes through (0 for prompting): what a
+    #: kind of training never timed is estimated from, at the pace of those timed
+    train_work: float = 0.0
+    #: the cache key of what its last training link produces ("" when nothing trains):
+    #: a unit whose training another unit of the run already did loads it instead
+    trained_key: str = ""
 
     @classmethod
     def of(cls, unit: WorkUnit) -> UnitWork:
@@ -108,7 +115,45 @@ class UnitWork:
             kinds=(unit.row.row.split("@")[0], "+".join(link.name for link in unit.row.chain)),
             adapts=bool(unit.to_compute),
             suites=tuple((s.name, len(s.test[:limit])) for s in unit.to_compute),
+            train_work=_train_work(unit),
+            trained_key=next(
+                (
+                    key
+                    for link, key in reversed(
+                        list(zip(unit.row.chain, unit.adapt_keys, strict=False))
+                    )
+                    if link.needs_train_split == "targets"
+                ),
+                "",
+            ),
         )
+
+
+def _train_work(unit: WorkUnit) -> float:
+    """Examples times epochs of the unit's training links, from the settings they share
+    with `harness.training.TrainSettings` (0 when none trains)."""
+    total = 0.0
+    for link in unit.row.chain:
+        if link.needs_train_split != "targets":
+            continue
+        settings = link.settings
+        try:
+            steps = int(getattr(settings, "max_steps", 0) or 0)
+            if steps > 0:
+                batch = int(getattr(settings, "batch_size", 1) or 1)
+                total += steps * batch * int(getattr(settings, "gradient_accumulation", 1) or 1)
+                continue
+            cap = getattr(settings, "max_train_examples", None)
+            n = sum(
+                len(t.train) if cap is None else min(int(cap), len(t.train))
+                for t in unit.row.targets
+            )
+            replay = float(getattr(settings, "replay_fraction", 0.0) or 0.0)
+            epochs = float(getattr(settings, "epochs", 1.0) or 1.0)
+            total += n / max(1.0 - replay, 0.05) * epochs
+        except (TypeError, ValueError):  # settings of another shape: count the data once
+            total += sum(len(t.train) for t in unit.row.targets)
+    return total
 
 
 @dataclass(frozen=True)
@@ -155,12 +200,24 @@ class TimeLeft:
         parallel: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.work = {w.key: w for w in work if w.adapts}
+        self.work: dict[str, UnitWork] = {}
+        trained: set[str] = set()
+        for w in work:
+            if not w.adapts:
+                continue
+            if w.trained_key and w.trained_key in trained:
+                # an earlier unit trains it (`lora` before `lora+rag`): loading, not training
+                w = dataclasses.replace(w, train_work=0.0)
+            trained.add(w.trained_key)
+            self.work[w.key] = w
         self.parallel = parallel
         self.clock = clock
         self._finished: set[str] = set()
         self._live: dict[str, _Live] = {}
         self._adapt_seconds: dict[str, list[float]] = {}
+        #: (seconds, train work) of each training adaptation timed; seconds of the others
+        self._train_measures: list[tuple[float, float]] = []
+        self._prompt_measures: list[float] = []
         self._suite_seconds: dict[str, tuple[float, int]] = {}
 
     @property
@@ -183,8 +240,7 @@ class TimeLeft:
         if live := self._live.get(key):
             if not live.adapt_done and (work := self.work.get(key)):
                 # the adaptation is over: a measure for the units of its kind
-                for kind in work.kinds:
-                    self._adapt_seconds.setdefault(kind, []).append(self.clock() - live.started)
+                self._measure_adapt(work, self.clock() - live.started)
             live.adapt_done = True
             if live.evaluating is not None:
                 live.suites_done.add(live.evaluating)
@@ -203,13 +259,20 @@ class TimeLeft:
             return
         self._finished.add(key)
         if live is None or not live.adapt_done:  # else measured when evaluation began
-            for kind in work.kinds:
-                self._adapt_seconds.setdefault(kind, []).append(adapt_seconds)
+            self._measure_adapt(work, adapt_seconds)
         sizes = dict(work.suites)
         for suite, seconds in eval_seconds.items():
             if sizes.get(suite):
                 total, n = self._suite_seconds.get(suite, (0.0, 0))
                 self._suite_seconds[suite] = (total + seconds, n + sizes[suite])
+
+    def _measure_adapt(self, work: UnitWork, seconds: float) -> None:
+        for kind in work.kinds:
+            self._adapt_seconds.setdefault(kind, []).append(seconds)
+        if work.train_work > 0:
+            self._train_measures.append((seconds, work.train_work))
+        else:
+            self._prompt_measures.append(seconds)
 
     def estimate(self) -> Estimate | None:
         """Seconds left for the whole run; None before anything is measured."""
@@ -268,20 +331,39 @@ class TimeLeft:
         return max(expected - (now - live.started), 0.0) if live is not None else expected
 
     def _expected_adapt(self, work: UnitWork) -> float | None:
+        """What the unit's adaptation takes: as timed on its kind, or as projected for one
+        of its kind at work now; else, for training, its train work at the pace of the
+        training timed so far, and for prompting, the mean of the prompting timed."""
         for kind in work.kinds:
             if seen := self._adapt_seconds.get(kind):
                 return sum(seen) / len(seen)
-            # a unit of the same kind at work now: what it will have taken
             for key, live in self._live.items():
                 other = self.work.get(key)
-                if other is None or kind not in other.kinds:
-                    continue
-                if live.adapt_done or not (live.phase_total and live.phase_done):
-                    continue
-                now = self.clock()
-                per_step = (now - live.phase_started) / live.phase_done
-                return (now - live.started) + per_step * (live.phase_total - live.phase_done)
+                if other is not None and kind in other.kinds:
+                    projected = self._projected_adapt(live)
+                    if projected is not None:
+                        return projected
+        if work.train_work > 0:
+            measures = list(self._train_measures)
+            for key, live in self._live.items():
+                other = self.work.get(key)
+                projected = self._projected_adapt(live)
+                if other is not None and other.train_work > 0 and projected is not None:
+                    measures.append((projected, other.train_work))
+            if not measures:
+                return None
+            return sum(s for s, _ in measures) / sum(w for _, w in measures) * work.train_work
+        if self._prompt_measures:
+            return sum(self._prompt_measures) / len(self._prompt_measures)
         return None
+
+    def _projected_adapt(self, live: _Live) -> float | None:
+        """The whole adaptation of a unit at work now, from its steps so far."""
+        if live.adapt_done or not (live.phase_total and live.phase_done):
+            return None
+        now = self.clock()
+        per_step = (now - live.phase_started) / live.phase_done
+        return (now - live.started) + per_step * (live.phase_total - live.phase_done)
 
     def _rate(self, suite: str) -> float | None:
         """Seconds per example on `suite`, else on every suite measured so far."""
@@ -526,6 +608,8 @@ class RunProgress:
             with self.lock:
                 if self._progress is not None and reporter._task is not None:
                     self._progress.remove_task(reporter._task)
+                # a strategy abandoned at its timeout may still report: nothing to draw
+                reporter._task = None
 
     def show(self, reporter: UnitProgress, refresh: bool = False) -> None:
         """Redraw `reporter`'s line (a new phase is drawn at once)."""
@@ -576,10 +660,12 @@ class RunProgress:
             # one line per unit, kept above a live display, the record in a log
             reporter = self._reporters.pop(key, None)
             failed = sum(r.status == "failed" for r in runs)
-            mark = "[red]✗[/red]" if failed or result.not_applicable else "[green]✓[/green]"
+            mark = "[red]✗[/red]" if failed else "[green]✓[/green]"
             what = reporter.summary() if reporter is not None else ""
             where = f" on {result.worker}" if reporter is None and result.worker else ""
             detail = f", {failed} failed cell{'s' if failed > 1 else ''}" if failed else ""
+            if result.not_applicable is not None:  # its cells are skipped, with the reason
+                mark, detail = "[dim]–[/dim]", ", skipped: does not apply"
             # not wrapped by rich: a log keeps each line whole
             self.console.print(
                 f"{mark} {escape(key)}: {result.seconds:.1f} s{escape(where)}{detail}"

@@ -33,8 +33,14 @@ class Clock:
         return self.now
 
 
-def _unit(key: str, kind: str, suites: dict[str, int]) -> UnitWork:
-    return UnitWork(key=key, kinds=(kind, kind), adapts=True, suites=tuple(suites.items()))
+def _unit(key: str, kind: str, suites: dict[str, int], train_work: float = 0.0) -> UnitWork:
+    return UnitWork(
+        key=key,
+        kinds=(kind, kind),
+        adapts=True,
+        suites=tuple(suites.items()),
+        train_work=train_work,
+    )
 
 
 # -- the estimate ------------------------------------------------------------------------
@@ -50,8 +56,8 @@ def test_finished_units_measure_the_rest() -> None:
     left = TimeLeft(
         [
             _unit("zero-shot", "zero-shot", {"a": 10, "b": 20}),
-            _unit("lora · seed 0", "lora", {"a": 10, "b": 20}),
-            _unit("lora · seed 1", "lora", {"a": 10, "b": 20}),
+            _unit("lora · seed 0", "lora", {"a": 10, "b": 20}, train_work=100),
+            _unit("lora · seed 1", "lora", {"a": 10, "b": 20}, train_work=100),
         ],
         clock=clock,
     )
@@ -68,7 +74,10 @@ def test_finished_units_measure_the_rest() -> None:
 def test_a_training_unit_is_projected_from_its_steps() -> None:
     clock = Clock()
     left = TimeLeft(
-        [_unit("sft · seed 0", "sft", {"a": 10}), _unit("sft · seed 1", "sft", {"a": 10})],
+        [
+            _unit("sft · seed 0", "sft", {"a": 10}, train_work=50),
+            _unit("sft · seed 1", "sft", {"a": 10}, train_work=50),
+        ],
         clock=clock,
     )
     left.started("sft · seed 0")
@@ -88,6 +97,22 @@ def test_a_training_unit_is_projected_from_its_steps() -> None:
     estimate = left.estimate()
     assert estimate is not None and not estimate.at_least
     assert estimate.seconds == pytest.approx(5 * 0.4 + 40.0 + 10 * 0.4)
+
+
+def test_a_kind_never_timed_is_estimated_from_the_others() -> None:
+    left = TimeLeft(
+        [
+            _unit("zero-shot", "zero-shot", {"a": 10}),
+            _unit("few-shot", "few-shot", {"a": 10}),
+            _unit("sft", "sft", {"a": 10}, train_work=200),
+            _unit("multitask", "multitask", {"a": 10}, train_work=500),
+        ]
+    )
+    left.finished("zero-shot", 1.0, {"a": 2.0})
+    left.finished("sft", 40.0, {"a": 2.0})
+    # few-shot: as the prompting timed (1 s); multitask: 500 examples x epochs at sft's
+    # 0.2 s each (100 s); each evaluation 2 s
+    assert left.estimate() == Estimate(pytest.approx(1.0 + 100.0 + 2 * 2.0), at_least=False)
 
 
 def test_parallel_workers_share_the_work() -> None:
