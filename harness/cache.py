@@ -189,7 +189,14 @@ class Cache:
 
     @contextlib.contextmanager
     def put(self, kind: str, key: str) -> Iterator[Path]:
-        """Yield an empty folder to write the entry into; publish it only on success."""
+        """Yield an empty folder to write the entry into; publish it only on success.
+
+        Publishers of the same key may race (runs sharing a cache, Ray workers): the same
+        key means the same inputs, so when a whole entry is already in place (another
+        publisher's) it stands and this one is dropped, and a reader never sees an entry
+        removed under it. With the cache disabled (`--no-cache`) the new entry replaces
+        the old one: moved aside, put in place, then removed.
+        """
         parent = self.root / kind
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", dir=parent))
@@ -200,6 +207,14 @@ class Cache:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         final = self.path(kind, key)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
+        if self.enabled and final.is_dir() and verify_entry(final) is None:
+            shutil.rmtree(staging, ignore_errors=True)
+            return
+        aside = final.with_name(f".replaced-{key[:16]}.{os.getpid()}.{os.urandom(4).hex()}")
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(final, aside)
+        try:
+            os.replace(staging, final)
+        except OSError:  # another publisher's entry went in meanwhile: it stands
+            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(aside, ignore_errors=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -218,3 +220,72 @@ def test_a_changed_test_split_reevaluates_but_keeps_trained_artifacts(
     train_file.write_text("".join(train_file.read_text().splitlines(keepends=True)[:-1]))
     assert run("c") == {"toy-colours": "ok"}
     assert Trains.hits == [False, True, False]  # new training data: trained again
+
+
+def test_publishers_of_the_same_key_race_without_errors(tmp_path: Path) -> None:
+    """Runs sharing a cache (two `harness run`s, Ray workers) may publish the same entry
+    at once: every publisher succeeds, readers never see an entry vanish under them, and
+    the entry left is whole."""
+    cache = Cache(tmp_path)
+    payload = os.urandom(256 * 1024)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def publish() -> None:
+        try:
+            for _ in range(25):
+                with cache.put("things", "same-key") as folder:
+                    (folder / "a.bin").write_bytes(payload)
+                    (folder / "b.bin").write_bytes(payload)
+        except BaseException as e:
+            errors.append(e)
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                if (entry := cache.get("things", "same-key")) is not None:
+                    assert (entry / "a.bin").read_bytes() == payload
+                    assert (entry / "b.bin").read_bytes() == payload
+        except BaseException as e:
+            errors.append(e)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    publishers = [threading.Thread(target=publish) for _ in range(6)]
+    for t in readers + publishers:
+        t.start()
+    for t in publishers:
+        t.join()
+    stop.set()
+    for t in readers:
+        t.join()
+    assert errors == []
+    entry = cache.get("things", "same-key")
+    assert entry is not None and (entry / "a.bin").read_bytes() == payload
+    # no staging or replaced folders left behind
+    assert [p.name for p in (tmp_path / "things").iterdir()] == ["same-key"]
+    assert cache.notes == []
+
+
+def test_no_cache_publishers_replace_the_entry_without_errors(tmp_path: Path) -> None:
+    """With the cache disabled each publisher replaces the entry; racing ones still all
+    succeed, and one whole entry is left."""
+    errors: list[BaseException] = []
+
+    def publish(n: int) -> None:
+        cache = Cache(tmp_path, enabled=False)
+        try:
+            for _ in range(25):
+                with cache.put("things", "same-key") as folder:
+                    (folder / "who.txt").write_text(str(n))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=publish, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    entry = Cache(tmp_path).get("things", "same-key")
+    assert entry is not None and (entry / "who.txt").read_text() in {str(n) for n in range(6)}
+    assert [p.name for p in (tmp_path / "things").iterdir()] == ["same-key"]
