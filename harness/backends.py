@@ -54,6 +54,10 @@ class ResolvedModel:
     def load(self) -> LanguageModel:
         return self.backend.load(self.name)
 
+    def probe(self) -> None:
+        """Refuse (exit 2) a model that cannot be found, without loading it."""
+        self.backend.probe(self.name)
+
 
 def resolve_model(
     spec: ModelSpec | str | None,

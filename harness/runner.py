@@ -484,8 +484,13 @@ class Runner:
         staged = RunFolder.claim(self.out_dir, self.cache.root)
         try:
             units = self.make_units(staged.path)
-            if self.executor.loads_model_in_driver and any(u.to_compute for u in units):
-                self.base_model()  # a bad --model fails here: exit 2, nothing written
+            if any(u.to_compute for u in units):
+                # a bad --model fails here: exit 2, nothing written
+                if self.executor.loads_model_in_driver:
+                    self.base_model()
+                else:  # loaded in the workers: found here first
+                    for model in self._models_to_compute(units):
+                        model.probe()
             started = dt.datetime.now(dt.timezone.utc)
             self._write_config(staged.path)
             self.plugins.notify(
@@ -538,6 +543,15 @@ class Runner:
         return RunOutcome(
             results, run_dir, 1 if failed else 0, [str(e) for e in self.plugins.hook_errors]
         )
+
+    def _models_to_compute(self, units: list[WorkUnit]) -> list[ResolvedModel]:
+        """The models that units with cells to compute run on, each once."""
+        models = {
+            (u.row.model or self._base).label: u.row.model or self._base
+            for u in units
+            if u.to_compute
+        }
+        return list(models.values())
 
     # -- units ---------------------------------------------------------------------------
 

@@ -63,6 +63,11 @@ class HFBackend(Backend):
 
         check_model_location(model)
 
+    def probe(self, model: str) -> None:
+        from harness.models.hf import probe_model
+
+        probe_model(model, trust_remote_code=self.settings.trust_remote_code)
+
     def identity(self, model: str) -> dict[str, object]:
         from harness.manifest import model_hash
 

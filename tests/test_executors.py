@@ -239,3 +239,37 @@ def test_executor_settings_are_validated(
     assert main(["run", str(config)]) == 2
     err = capsys.readouterr().err
     assert "executor.name" in err and "executor.max_retries" in err
+
+
+def test_a_model_that_cannot_be_found_exits_2_before_ray_runs(tmp_path: Path) -> None:
+    """The workers load the model, so the driver first makes sure it can be found: the
+    same exit 2 as with the local executor, and no run folder."""
+    import subprocess
+
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--executor",
+            "ray",
+            "--model",
+            "no-such-org/no-such-model",
+            "--strategies",
+            "zero-shot",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "no-such-org/no-such-model [model]: cannot load" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()

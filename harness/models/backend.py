@@ -56,6 +56,15 @@ class Backend(ABC):
         Called when the run is planned; read file headers at most, load nothing.
         """
 
+    def probe(self, model: str) -> None:  # noqa: B027 - optional, nothing to probe by default
+        """Confirm that `model` can be found, without loading its weights (raise
+        `InputError` when not).
+
+        Called in the driver before work units run in other processes (the Ray
+        executor, which loads models in its workers), so that a model that cannot be
+        found exits 2 before anything is written, as it does when the driver loads it.
+        """
+
     def identity(self, model: str) -> dict[str, Any]:
         """What a model's outputs depend on, for cache keys: the backend, the model, the
         settings except `not_in_identity`. Backends add content hashes where a name says

@@ -149,13 +149,7 @@ class HFModel:
         except (OSError, ValueError, KeyError, SafetensorError) as exc:
             # a folder that passed check_model_location can still hold weights of another
             # architecture or an unknown model_type; the user's input either way
-            raise InputError.single(
-                file=name_or_path,
-                field="model",
-                message=f"cannot load a causal language model: {exc}",
-                fix="give a Hugging Face Hub id or a folder saved with save_pretrained "
-                "(config.json, tokenizer files and weights)",
-            ) from exc
+            raise cannot_load(name_or_path, exc) from exc
         model = model.to(torch_device)  # type: ignore[arg-type]
         model.eval()
         model.requires_grad_(False)
@@ -471,6 +465,30 @@ class HFModel:
             targets[row, :n] = torch.tensor(tokens[1:], dtype=torch.long)
             valid[row, :n] = True
         return inputs.to(self.device), targets.to(self.device), valid.to(self.device)
+
+
+def cannot_load(name_or_path: str, exc: BaseException) -> InputError:
+    """The input error of a model transformers cannot find or read."""
+    return InputError.single(
+        file=name_or_path,
+        field="model",
+        message=f"cannot load a causal language model: {exc}",
+        fix="give a Hugging Face Hub id or a folder saved with save_pretrained "
+        "(config.json, tokenizer files and weights)",
+    )
+
+
+def probe_model(name_or_path: str, *, trust_remote_code: bool = False) -> None:
+    """Refuse a model whose config transformers cannot find (a Hub id that does not
+    exist, or is not in the local cache offline); reads the config only."""
+    from transformers import AutoConfig
+
+    check_model_location(name_or_path)
+    try:
+        with library_bars_off():
+            AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        raise cannot_load(name_or_path, exc) from exc
 
 
 class _StopPerRow:
