@@ -273,3 +273,43 @@ def test_a_model_that_cannot_be_found_exits_2_before_ray_runs(tmp_path: Path) ->
     assert "no-such-org/no-such-model [model]: cannot load" in done.stderr
     assert "Traceback" not in done.stderr
     assert not out.exists()
+
+
+def test_rows_on_their_own_models_and_backends_give_the_local_results(
+    ray_cluster: None, tiny_model: Path, toy_suites: dict[str, Path], tmp_path: Path
+) -> None:
+    """A row's own `model:` (another local model, or another backend: the installed
+    `echo` example) is loaded by the worker that runs it, with the local results."""
+    from harness.testing import build_tiny_llama
+
+    other = build_tiny_llama(tmp_path / "other-llama", seed=3)
+    strategies = [
+        StrategyEntry(name="zero-shot"),
+        StrategyEntry(name="zero-shot", label="other", model={"name": str(other)}),
+        StrategyEntry(name="zero-shot", label="echo", model={"backend": "echo", "name": "e"}),
+        StrategyEntry(name="lora", label="other-lora", settings=FAST_LORA, model=str(other)),
+    ]
+    outcomes = {}
+    for executor in ("local", "ray"):
+        plugins = load_plugins()
+        config = RunConfig(
+            model=str(tiny_model),
+            suites=[str(toy_suites["toy-colours"]), str(toy_suites["toy-sums"])],
+            strategies=strategies,
+            max_test_examples=8,
+            bootstrap_resamples=100,
+            out=str(tmp_path / executor),
+            cache_dir=str(tmp_path / f"cache-{executor}"),
+            reporters=[],
+            executor=ExecutorConfig(name=executor),
+        )
+        outcomes[executor] = Runner(make_plan(config, plugins), plugins).run()
+    local, on_ray = outcomes["local"], outcomes["ray"]
+    assert {c.status for c in on_ray.results.cells} == {"ok"}
+    models = {c.strategy: c.model for c in on_ray.results.cells}
+    assert models["other"] == str(other) and models["other-lora"] == str(other)
+    assert models["echo"] == "echo:e"
+    for a, b in zip(local.results.cells, on_ray.results.cells, strict=True):
+        assert (a.strategy, a.suite) == (b.strategy, b.suite)
+        for name, value in a.metrics.items():
+            assert b.metrics[name].value == pytest.approx(value.value, abs=1e-6), (a.strategy, name)
