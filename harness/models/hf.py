@@ -218,9 +218,12 @@ class HFModel:
     # ----------------------------------------------------------------- tokenising
 
     def _encode(self, text: str) -> list[int]:
-        """Token ids; BOS as the tokenizer adds it, unless the text already starts with it."""
+        """Token ids of a prompt as `format_prompt` gives it: BOS as the tokenizer adds it,
+        unless the text already starts with it; text in the chat template gets no special
+        tokens but the template's own (as `apply_chat_template(tokenize=True)` and
+        servers do)."""
         bos = self.tokenizer.bos_token
-        if bos and text.startswith(bos):
+        if self.uses_chat_template or (bos and text.startswith(bos)):
             return list(self.tokenizer.encode(text, add_special_tokens=False))
         return list(self.tokenizer.encode(text))
 

@@ -180,3 +180,50 @@ def test_real_checkpoint_generates_the_same_through_hf_and_openai(tmp_path: Path
         served = OpenAIModel(str(STORIES), OpenAIOptions(base_url=url, api_key_env=None))
         assert served.generate(requests) == local
         assert all(text for text in local)
+
+
+#: a chat template that puts a line before the user's message: the demo model still
+#: answers (a template with role markers makes it stop at once), and answers otherwise
+CHAT_TEMPLATE = (
+    "{% for message in messages %}Customer message follows.\n{{ message['content'] }}{% endfor %}"
+)
+
+
+def test_the_chat_endpoint_equals_the_hf_backend_with_the_chat_template(
+    tmp_path: Path,
+) -> None:
+    """`endpoint: chat` sends each prompt as one user message; the server applies the
+    model's chat template, as the `hf` backend does with `chat_template: on`."""
+    import shutil
+
+    model = tmp_path / "chat-model"
+    shutil.copytree(DEMO_MODEL_DIR, model)
+    config_path = model / "tokenizer_config.json"
+    tokenizer_config = json.loads(config_path.read_text())
+    tokenizer_config["chat_template"] = CHAT_TEMPLATE
+    config_path.write_text(json.dumps(tokenizer_config))
+    common = {
+        "suites": ["demo-tickets-summary"],
+        "strategies": ["zero-shot"],
+        "max_test_examples": 6,
+        "reporters": [],
+    }
+    for url in _serve(model, tmp_path / "serve.log"):
+        served, served_predictions = _run(
+            {**common, "model": _openai(str(model), url, api_key_env=None, endpoint="chat")},
+            tmp_path / "served",
+        )
+    _, local_predictions = _run(
+        {**common, "model": {"name": str(model), "device": "cpu", "chat_template": "on"}},
+        tmp_path / "local",
+    )
+    assert len(local_predictions) == 6
+    assert any(text.strip() for text in local_predictions.values())
+    assert served_predictions == local_predictions
+    assert served["cells"][0]["cost"]["requests"] == 6
+    # the template was applied: without it the model answers otherwise
+    _, plain = _run(
+        {**common, "model": {"name": str(model), "device": "cpu", "chat_template": "off"}},
+        tmp_path / "plain",
+    )
+    assert plain != local_predictions
