@@ -425,6 +425,15 @@ class _Phase:
         return ", ".join([*parts, f"{self.seconds:.1f} s"])
 
 
+def _steps(total: object) -> int | None:
+    """A phase's step count as a strategy gave it: a positive whole number, else unknown."""
+    try:
+        steps = int(total)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return steps if steps > 0 else None
+
+
 def _figure(value: float) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -446,9 +455,10 @@ class UnitProgress(PhaseReporter):
         return self.phases[-1] if self.phases else None
 
     def phase(self, name: str, total: int | None = None) -> None:
+        total = _steps(total)
         with self.display.lock:
             self._close_phase()
-            self.phases.append(_Phase(name, total, self.display.clock()))
+            self.phases.append(_Phase(str(name), total, self.display.clock()))
             self.display.estimator.phase(self.key, total)
             self.display.show(self, refresh=True)
 
@@ -466,9 +476,9 @@ class UnitProgress(PhaseReporter):
             if current is None:
                 self.phases.append(_Phase("adapting", None, self.display.clock()))
                 current = self.phases[-1]
-            current.completed = completed
+            current.completed = max(_steps(completed) or 0, 0)
             current.figures.update(figures)
-            self.display.estimator.step(self.key, completed)
+            self.display.estimator.step(self.key, current.completed)
             self.display.show(self)
 
     # the unit's own evaluation steps (not part of the strategies' API)

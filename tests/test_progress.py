@@ -166,10 +166,25 @@ class Crunch(Strategy):
         return context.upstream
 
 
+class Careless(Strategy):
+    """Reports what a careless plugin might: odd totals, steps and figures."""
+
+    name = "careless"
+
+    def adapt(self, context: AdaptContext) -> Predictor:
+        context.progress.phase("thinking", total=2.7)  # type: ignore[arg-type]
+        context.progress.update("x", note="text")  # type: ignore[arg-type]
+        context.progress.advance(5, rate=0.123456789)
+        context.progress.phase("waiting", total=-3)
+        context.progress.update(10**30)
+        return context.upstream
+
+
 class CrunchPlugin:
     @hookimpl
     def harness_register_strategies(self, registry: Registry) -> None:
         registry.add(Crunch)
+        registry.add(Careless)
 
 
 def _run(tiny_model: Path, suites: list[Path], out: Path, console: Console) -> RunOutcome:
@@ -182,6 +197,7 @@ def _run(tiny_model: Path, suites: list[Path], out: Path, console: Console) -> R
             StrategyEntry(name="lora", settings=FAST_LORA),
             StrategyEntry(name="rag"),
             StrategyEntry(name="crunch"),
+            StrategyEntry(name="careless"),
         ],
         out=str(out),
         bootstrap_resamples=100,
@@ -206,7 +222,7 @@ def test_a_log_gets_a_line_per_unit_with_its_phases_and_the_time_left(
     _run(tiny_model, [knowledge, toy_suites["toy-colours"]], tmp_path / "run", console)
     lines = log.getvalue().splitlines()
     done = {line.split(":")[0][2:]: line for line in lines if line.startswith("✓ ")}
-    assert set(done) == {"zero-shot", "lora@facts", "lora@toy-colours", "rag", "crunch"}
+    assert set(done) == {"zero-shot", "lora@facts", "lora@toy-colours", "rag", "crunch", "careless"}
     # one line each, never wrapped: a log keeps a unit's line whole
     assert all(line.startswith(("✓ ", "… ")) for line in lines), lines
     assert re.search(r"training 6/6, loss [\d.]+", done["lora@facts"])
@@ -215,13 +231,15 @@ def test_a_log_gets_a_line_per_unit_with_its_phases_and_the_time_left(
     assert "crunching 3/3, widgets 3" in done["crunch"]
     assert "evaluating 2 suites" in done["zero-shot"]
     # every unit says how far the run is and what is left of it
-    units = [re.search(r"(\d)/5 units · .* elapsed, (.*)$", done[k]) for k in done]
+    units = [re.search(r"(\d)/6 units · .* elapsed, (.*)$", done[k]) for k in done]
     assert all(units), done
-    assert sorted(int(m.group(1)) for m in units if m) == [1, 2, 3, 4, 5]
+    assert sorted(int(m.group(1)) for m in units if m) == [1, 2, 3, 4, 5, 6]
     assert any("left" in m.group(2) for m in units if m)
-    assert done["crunch"].endswith("done")  # the last unit: nothing left
+    assert done["careless"].endswith("done")  # the last unit: nothing left
+    # odd reports from a plugin are shown as well as they can be, never fail the row
+    assert "thinking 5/2, note text, rate 0.1235" in done["careless"]
     # a unit's start line comes before its finish line
-    assert lines.index("… lora@facts (2/5)") < lines.index(done["lora@facts"])
+    assert lines.index("… lora@facts (2/6)") < lines.index(done["lora@facts"])
 
 
 def test_a_terminal_shows_each_row_phase_live(
