@@ -852,7 +852,7 @@ class Runner:
     def _write_results(
         self, run_dir: Path, results: RunResults, records: list[PredictionRecord]
     ) -> None:
-        write_json(run_dir / "results.json", results.model_dump(mode="json"))
+        write_json(run_dir / "results.json", results.to_json())
         write_predictions(run_dir / "predictions.jsonl", records)
         write_json(
             run_dir / "manifest.json",
