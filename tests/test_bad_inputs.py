@@ -294,6 +294,10 @@ SUITE_CASES: dict[str, Builder] = {
     "multitask-target-without-train": lambda case: _no_train(case, "multitask"),
     "lora+rag-target-without-train": lambda case: _no_train(case, "lora+rag"),
     "few-shot-forgetting-without-train": lambda case: _few_shot_forgetting(case),
+    "labels-unquoted-yes-no": lambda case: (
+        case.run_args(suites=str(case.suite(yaml_overrides={"labels": [True, False]}))),
+        ["1 problem found", "[labels]", "label True is not text", "quote the labels"],
+    ),
 }
 
 
