@@ -368,7 +368,8 @@ def _plan_strategy(
             raise InputError.single(
                 source, f"{where}.{name}", "settings must be a mapping", "write `key: value` pairs"
             )
-        links.append(cls(build_settings(cls.settings_class, values, source, where)))
+        field = f"{where}.{name}" if len(chain) > 1 else where
+        links.append(cls(build_settings(cls.settings_class, values, source, field)))
     return PlannedStrategy(entry.row, tuple(links))
 
 
