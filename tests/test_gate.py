@@ -281,6 +281,32 @@ def test_bad_gate_input_exits_2(
     assert expected in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("gate_section", "extra", "expected"),
+    [
+        ("", ("--metric", "bleu"), "--metric [metrics.bleu]: no suite"),
+        ("", ("--strategies", "nope"), "--strategies [strategies]: strategy 'nope'"),
+        ("strategies: [nope]", (), "gate.yaml [gate.strategies]: strategy 'nope'"),
+        ("suites: {nosuite: {max_drop: 0.1}}", (), "gate.yaml [gate.suites.nosuite]: suite"),
+        ("metrics: {bleu: 0.1}", (), "gate.yaml [gate.metrics.bleu]: no suite"),
+    ],
+)
+def test_a_bad_gate_setting_names_the_flag_or_the_file_that_set_it(
+    runs: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    gate_section: str,
+    extra: tuple[str, ...],
+    expected: str,
+) -> None:
+    config = tmp_path / "gate.yaml"
+    config.write_text(f"gate: {{{gate_section}}}\n", encoding="utf-8")
+    args = [*check_args(runs["base"], runs["baseline"], *extra), "--config", str(config)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "\n  - gate " not in err
+
+
 def test_missing_baseline_exits_2(
     runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

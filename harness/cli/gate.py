@@ -7,10 +7,12 @@ threshold that is significant), 2 on bad input or a stale / incompatible baselin
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.cli._common import EXIT_FAILED, EXIT_OK, Subcommands, load_cli_plugins, names
+from harness.errors import InputError, Problem
 
 if TYPE_CHECKING:
     from harness.gate import GateConfig
@@ -122,7 +124,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     baseline = load_stored_run(args.baseline, "baseline")
     config = _gate_config(args, run.folder)
     plugins = load_cli_plugins(args)
-    report = compare(run, baseline, config, plugins.metrics.as_dict())
+    try:
+        report = compare(run, baseline, config, plugins.metrics.as_dict())
+    except InputError as e:
+        source = args.config or run.folder / "config.yaml"
+        raise InputError([_gate_problem(p, args, source) for p in e.problems]) from None
     console = Console()
     if not console.is_terminal:
         # CI logs: rich would assume 80 columns and crush the table; logs take long lines
@@ -136,10 +142,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_GATE_FAILED
 
 
+def _gate_problem(problem: Problem, args: argparse.Namespace, source: Path) -> Problem:
+    """A problem of the gate's settings, against the flag or the file that set the field."""
+    if problem.file != "gate":
+        return problem
+    flag_metrics = {item.partition("=")[0].strip() for item in args.metric or ()}
+    if problem.field.startswith("metrics.") and problem.field[8:] in flag_metrics:
+        return replace(problem, file="--metric")
+    if problem.field == "strategies" and args.strategies is not None:
+        return replace(problem, file="--strategies")
+    return replace(problem, file=str(source), field=f"gate.{problem.field}")
+
+
 def _gate_config(args: argparse.Namespace, run_folder: Path) -> GateConfig:
     """The run's `gate:` section (or --config's), with the flags on top."""
     from harness._yaml import load_yaml
-    from harness.errors import InputError
     from harness.gate import GateConfig, parse_gate_config
 
     source = args.config or run_folder / "config.yaml"
