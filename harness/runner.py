@@ -167,6 +167,18 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
     names = [s.name for s in suites]
     for dup in {n for n in names if names.count(n) > 1}:
         problems.append(Problem(source, "suites", f"suite {dup!r} listed twice", "list it once"))
+    listed = config.decision.quality_suites if config.decision else None
+    if listed and len(suites) == len(suite_refs):  # (a suite that did not load is reported)
+        for i, name in enumerate(listed):
+            if name not in names:
+                problems.append(
+                    Problem(
+                        source,
+                        f"decision.quality_suites[{i}]",
+                        f"suite {name!r} is not in the run",
+                        f"use one of the run's suites: {names}",
+                    )
+                )
 
     strategies: list[PlannedStrategy] = []
     rows: set[str] = set()

@@ -189,6 +189,11 @@ CONFIG_CASES: dict[str, Builder] = {
     "config-max-test-examples-text": _config_body(
         "max_test_examples: all\n", "[max_test_examples]"
     ),
+    "config-decision-quality-suite-not-in-run": _config_body(
+        "decision: {quality_suites: [toy, tickets]}\n",
+        "[decision.quality_suites[1]]",
+        "suite 'tickets' is not in the run",
+    ),
     "config-model-empty-text": lambda case: (
         [
             "run",
