@@ -269,16 +269,24 @@ def test_baseline_from_another_schema_version_exits_2(
         (("--metric", "bleu"), "no suite of the run or the baseline reports metric 'bleu'"),
         (("--max-drop", "-1"), "greater than or equal to 0"),
         (("--strategies", "nope"), "strategy 'nope' is in neither the run nor the baseline"),
+        (("--junit", "{file}/gate.xml"), "is a file, not a folder"),
+        (("--markdown", "{file}/gate.md"), "is a file, not a folder"),
+        (("--junit", "{folder}"), "[--junit]: is a folder, not a file"),
     ],
 )
 def test_bad_gate_input_exits_2(
     runs: dict[str, Path],
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     extra: tuple[str, ...],
     expected: str,
 ) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    extra = tuple(e.format(file=blocker, folder=tmp_path) for e in extra)
     assert main(check_args(runs["base"], runs["baseline"], *extra)) == 2
-    assert expected in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

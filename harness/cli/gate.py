@@ -11,7 +11,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.cli._common import EXIT_FAILED, EXIT_OK, Subcommands, load_cli_plugins, names
+from harness.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Subcommands,
+    check_output_file,
+    load_cli_plugins,
+    names,
+    write_output_file,
+)
 from harness.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -120,6 +128,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from harness.reporting.gate_terminal import print_gate_report
     from harness.reporting.junit import write_junit
 
+    check_output_file(args.junit, "--junit")
+    check_output_file(args.markdown, "--markdown")
     run = load_stored_run(args.run_dir, "run")
     baseline = load_stored_run(args.baseline, "baseline")
     config = _gate_config(args, run.folder)
@@ -135,10 +145,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         console = Console(width=max(console.width, 160))
     print_gate_report(report, console)
     if args.junit:
-        write_junit(report, args.junit)
+        write_output_file(args.junit, "--junit", lambda p: write_junit(report, p))
     if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(render_gate_markdown(report), encoding="utf-8")
+        markdown = render_gate_markdown(report)
+        write_output_file(
+            args.markdown, "--markdown", lambda p: p.write_text(markdown, encoding="utf-8")
+        )
     return EXIT_OK if report.passed else EXIT_GATE_FAILED
 
 
