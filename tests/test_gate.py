@@ -89,6 +89,19 @@ def check_args(run: Path, baseline: Path, *extra: str) -> list[str]:
     return [*PLUGIN, "check", str(run), "--baseline", str(baseline), "--resamples", "200", *extra]
 
 
+def test_baseline_save_into_a_root_that_is_a_file_exits_2(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    for root in (blocker, blocker / "baselines"):
+        assert main(["baseline", "save", str(runs["base"]), "--root", str(root)]) == 2
+        err = capsys.readouterr().err
+        assert f"{root} [--root]" in err and "is a file, not a folder" in err
+        assert "Traceback" not in err
+    assert blocker.read_text() == ""
+
+
 def test_baseline_save_copies_the_contract_files(
     runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -140,3 +140,21 @@ def write_output_file(path: Path, flag: str, write: Callable[[Path], object]) ->
         raise InputError.single(
             path, flag, f"cannot be written: {e.strerror or e}", "pass a path you can write"
         ) from None
+
+
+def check_output_folder(path: Path | None, flag: str) -> None:
+    """Refuse, before any work, a folder a command could not create or write into."""
+    if path is None:
+        return
+    for folder in (path.absolute(), *path.absolute().parents):
+        if folder.exists():
+            where = "is a file" if folder == path.absolute() else f"{folder} is a file"
+            if not folder.is_dir():
+                raise InputError.single(
+                    path, flag, f"{where}, not a folder", f"give {flag} a folder"
+                )
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise InputError.single(
+                    path, flag, f"{folder} cannot be written", "pass a folder you can write"
+                )
+            return

@@ -16,6 +16,7 @@ from harness.cli._common import (
     EXIT_OK,
     Subcommands,
     check_output_file,
+    check_output_folder,
     load_cli_plugins,
     names,
     write_output_file,
@@ -105,6 +106,7 @@ def cmd_baseline_save(args: argparse.Namespace) -> int:
 
     from harness.baseline import save_baseline
 
+    check_output_folder(args.root, "--root")
     saved = save_baseline(args.run_dir, args.name, args.root)
     console = Console()
     action = "Replaced" if saved.replaced else "Saved"
