@@ -481,7 +481,7 @@ def build_settings(settings_class: type, values: dict[str, Any], where: str, fie
     Each problem names the setting; the settings class's optional `validate()` method
     checks values (raising ValueError).
     """
-    known = {f.name: f for f in dataclasses.fields(settings_class)}
+    known = {f.name: f for f in dataclasses.fields(settings_class) if f.init}
     hints = typing.get_type_hints(settings_class)
     problems = []
     converted: dict[str, Any] = {}
@@ -518,6 +518,15 @@ def build_settings(settings_class: type, values: dict[str, Any], where: str, fie
     if callable(validate):
         try:
             validate()
+        except InputError as e:  # a file a setting names is bad: its own problems, as they are
+            raise InputError(
+                [
+                    dataclasses.replace(
+                        p, file=p.file or where, field=f"{field}.{p.field}" if p.field else field
+                    )
+                    for p in e.problems
+                ]
+            ) from None
         except (TypeError, ValueError) as e:
             raise InputError.single(where, field, str(e), "see `harness plugins -v`") from None
     return settings

@@ -124,6 +124,16 @@ class RunResults(_Model):
     def suite(self, name: str) -> SuiteInfo | None:
         return next((s for s in self.suites if s.name == name), None)
 
+    def to_json(self) -> dict[str, Any]:
+        """What results.json holds: `seed_sd` and `replicate_values` only where replicated."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        for cell in data["cells"]:
+            for value in cell["metrics"].values():
+                for key in ("seed_sd", "replicate_values"):
+                    if value.get(key, 0) is None:
+                        del value[key]
+        return data
+
 
 def read_results(run_dir: Path) -> RunResults:
     """Read `RUN_DIR/results.json`, with a clear error when it is missing or foreign."""

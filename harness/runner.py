@@ -167,6 +167,18 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
     names = [s.name for s in suites]
     for dup in {n for n in names if names.count(n) > 1}:
         problems.append(Problem(source, "suites", f"suite {dup!r} listed twice", "list it once"))
+    listed = config.decision.quality_suites if config.decision else None
+    if listed and len(suites) == len(suite_refs):  # (a suite that did not load is reported)
+        for i, name in enumerate(listed):
+            if name not in names:
+                problems.append(
+                    Problem(
+                        source,
+                        f"decision.quality_suites[{i}]",
+                        f"suite {name!r} is not in the run",
+                        f"use one of the run's suites: {names}",
+                    )
+                )
 
     strategies: list[PlannedStrategy] = []
     rows: set[str] = set()
@@ -368,7 +380,8 @@ def _plan_strategy(
             raise InputError.single(
                 source, f"{where}.{name}", "settings must be a mapping", "write `key: value` pairs"
             )
-        links.append(cls(build_settings(cls.settings_class, values, source, where)))
+        field = f"{where}.{name}" if len(chain) > 1 else where
+        links.append(cls(build_settings(cls.settings_class, values, source, field)))
     return PlannedStrategy(entry.row, tuple(links))
 
 
@@ -852,7 +865,7 @@ class Runner:
     def _write_results(
         self, run_dir: Path, results: RunResults, records: list[PredictionRecord]
     ) -> None:
-        write_json(run_dir / "results.json", results.model_dump(mode="json"))
+        write_json(run_dir / "results.json", results.to_json())
         write_predictions(run_dir / "predictions.jsonl", records)
         write_json(
             run_dir / "manifest.json",

@@ -43,6 +43,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _FieldError(ValueError):
+    """A field's value is wrong in a way with a specific fix (reported as one problem)."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
 class SplitFiles(_Strict):
     """Where each split's records come from: a data file relative to the suite's folder
     (JSONL, JSON, CSV, Parquet) or a Hugging Face dataset (see `harness.sources`)."""
@@ -114,6 +122,14 @@ class SuiteSpec(_Strict):
     @field_validator("labels", mode="before")
     @classmethod
     def _label_keys_as_text(cls, v: Any) -> Any:
+        texts = v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()
+        for text in texts:
+            if isinstance(text, bool):
+                raise _FieldError(
+                    f"label {text!r} is not text: YAML reads unquoted yes/no, true/false and "
+                    "on/off as booleans",
+                    'quote the labels, e.g. ["yes", "no"]',
+                )
         if isinstance(v, dict):
             return {str(k): v2 for k, v2 in v.items()}
         return v
@@ -553,6 +569,8 @@ def _spec_problems(path: Path, data: Any, lines: LineMap) -> tuple[SuiteSpec | N
                 message, fix = f"unknown field {name!r}", "remove it or check its spelling"
             elif err["type"] == "missing":
                 message, fix = f"missing required field {name!r}", "add it (see docs/suites.md)"
+            elif isinstance(error := err.get("ctx", {}).get("error"), _FieldError):
+                message, fix = str(error), error.fix
             else:
                 message, fix = err["msg"], "see docs/suites.md for the allowed values"
             problems.append(Problem(where, name, message, fix, line_of(lines, loc)))

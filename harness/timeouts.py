@@ -17,6 +17,10 @@ from harness.errors import HarnessError
 T = TypeVar("T")
 
 
+#: the name of every worker thread a deadline may abandon starts with this
+WORKER_PREFIX = "harness: "
+
+
 class Timeout(HarnessError):
     """A call ran past its deadline; the message says what was being done."""
 
@@ -38,7 +42,7 @@ def call_with_timeout(call: Callable[[], T], seconds: float | None, doing: str) 
         except BaseException as e:  # handed to the waiting thread, which raises it
             error.append(e)
 
-    worker = threading.Thread(target=work, name=f"harness: {doing}", daemon=True)
+    worker = threading.Thread(target=work, name=f"{WORKER_PREFIX}{doing}", daemon=True)
     worker.start()
     worker.join(seconds)
     if worker.is_alive():

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import AdaptContext, Example, Predictor, PromptedPredictor, Strategy, Suite, hookimpl
@@ -150,7 +150,24 @@ class RAGSettings:
                 f"context_template: unknown slot(s) {sorted(unknown)}; use {sorted(CONTEXT_SLOTS)}"
             )
         if self.corpus is not None:
-            self.corpus_documents()
+            self._check_corpus()
+
+    def _check_corpus(self) -> None:
+        """The `corpus` file's problems, each naming that file and the `corpus` setting."""
+        assert self.corpus is not None
+        if not Path(self.corpus).is_file():
+            raise InputError.single(
+                "",  # the run config
+                "corpus",
+                f"documents file {self.corpus!r} not found (looked for from the folder harness "
+                f"runs in, {Path.cwd()})",
+                "give a JSONL file of documents (id, text, optional title), absolute or "
+                "relative to the folder harness runs in",
+            )
+        try:
+            read_documents(Path(self.corpus))
+        except InputError as e:
+            raise InputError([replace(p, field="corpus") for p in e.problems]) from None
 
     def corpus_documents(self) -> tuple[Document, ...]:
         """The `corpus` file's documents (ValueError listing its problems)."""

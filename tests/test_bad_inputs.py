@@ -189,6 +189,11 @@ CONFIG_CASES: dict[str, Builder] = {
     "config-max-test-examples-text": _config_body(
         "max_test_examples: all\n", "[max_test_examples]"
     ),
+    "config-decision-quality-suite-not-in-run": _config_body(
+        "decision: {quality_suites: [toy, tickets]}\n",
+        "[decision.quality_suites[1]]",
+        "suite 'tickets' is not in the run",
+    ),
     "config-model-empty-text": lambda case: (
         [
             "run",
@@ -294,6 +299,10 @@ SUITE_CASES: dict[str, Builder] = {
     "multitask-target-without-train": lambda case: _no_train(case, "multitask"),
     "lora+rag-target-without-train": lambda case: _no_train(case, "lora+rag"),
     "few-shot-forgetting-without-train": lambda case: _few_shot_forgetting(case),
+    "labels-unquoted-yes-no": lambda case: (
+        case.run_args(suites=str(case.suite(yaml_overrides={"labels": [True, False]}))),
+        ["1 problem found", "[labels]", "label True is not text", "quote the labels"],
+    ),
 }
 
 

@@ -129,3 +129,48 @@ def test_console_script_bad_input_has_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "error:" in result.stderr
     assert [p.name for p in tmp_path.iterdir() if p.name != "harness-cache"] == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--strategies", "zero-shot,no-such-strategy", "--strategies [strategies[1].name]"),
+        ("--suites", "no-such-suite", "--suites [suites]"),
+        ("--reporter", "no-such-reporter", "--reporter [reporters[0]]"),
+    ],
+)
+def test_a_bad_flag_value_is_blamed_on_the_flag_not_the_config(
+    tiny_model: Path,
+    toy_suites: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    value: str,
+    expected: str,
+) -> None:
+    config = tmp_path / "run.yaml"
+    suites = [str(p) for p in toy_suites.values()]
+    config.write_text(json.dumps({"model": str(tiny_model), "suites": suites}))
+    args = ["run", str(config), "--out", str(tmp_path / "run"), flag, value]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert expected in err and str(config) not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bad_setting_of_a_config_entry_kept_by_strategies_names_the_config(
+    tiny_model: Path,
+    toy_suites: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "run.yaml"
+    suites = [str(p) for p in toy_suites.values()]
+    strategies = ["zero-shot", {"name": "few-shot", "k": -1}]
+    config.write_text(
+        json.dumps({"model": str(tiny_model), "suites": suites, "strategies": strategies})
+    )
+    args = ["run", str(config), "--out", str(tmp_path / "run"), "--strategies", "few-shot"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{config}" in err and "k must be at least 1" in err and "--strategies" not in err

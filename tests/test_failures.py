@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from harness.runner import Runner, RunOutcome, make_plan
 from tests.plugins import fragile
 from tests.suite_factory import write_suite
 
+REPO = Path(__file__).resolve().parents[1]
 METRICS = ["accuracy", "broken_score", "broken_aggregate"]
 
 
@@ -158,3 +162,40 @@ def test_bad_timeouts_are_rejected(timeout: object) -> None:
     with pytest.raises(InputError) as e:
         parse_config({"strategies": [{"name": "few-shot", "timeout": timeout}]}, "test config")
     assert all(p.field.startswith("strategies.0.timeout") for p in e.value.problems)
+
+
+@pytest.mark.slow
+def test_a_cell_timed_out_inside_native_code_still_exits_1(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """The abandoned call is still inside torch when the program ends: the exit code is
+    the run's (1: a cell failed), not an abort at interpreter shutdown (134)."""
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "model": str(tiny_model),
+                "suites": [str(write_suite(tmp_path / "suites", name="toy"))],
+                "strategies": ["zero-shot", {"name": "spinning", "timeout": {"cell": 1}}],
+                "reporters": ["markdown"],
+                "bootstrap_resamples": 100,
+            }
+        ),
+        encoding="utf-8",
+    )
+    env = dict(os.environ, HARNESS_CACHE_DIR=str(tmp_path / "cache"))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    args = ["--plugin", "tests.plugins.spinning", "run", str(config), "--out", "run"]
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "terminate called" not in result.stderr
+    cells = json.loads((tmp_path / "run" / "results.json").read_text())["cells"]
+    spinning = next(c for c in cells if c["strategy"] == "spinning")
+    assert spinning["status"] == "failed" and "timed out after 1 s" in spinning["error"]

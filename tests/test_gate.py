@@ -89,6 +89,19 @@ def check_args(run: Path, baseline: Path, *extra: str) -> list[str]:
     return [*PLUGIN, "check", str(run), "--baseline", str(baseline), "--resamples", "200", *extra]
 
 
+def test_baseline_save_into_a_root_that_is_a_file_exits_2(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    for root in (blocker, blocker / "baselines"):
+        assert main(["baseline", "save", str(runs["base"]), "--root", str(root)]) == 2
+        err = capsys.readouterr().err
+        assert f"{root} [--root]" in err and "is a file, not a folder" in err
+        assert "Traceback" not in err
+    assert blocker.read_text() == ""
+
+
 def test_baseline_save_copies_the_contract_files(
     runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -269,16 +282,50 @@ def test_baseline_from_another_schema_version_exits_2(
         (("--metric", "bleu"), "no suite of the run or the baseline reports metric 'bleu'"),
         (("--max-drop", "-1"), "greater than or equal to 0"),
         (("--strategies", "nope"), "strategy 'nope' is in neither the run nor the baseline"),
+        (("--junit", "{file}/gate.xml"), "is a file, not a folder"),
+        (("--markdown", "{file}/gate.md"), "is a file, not a folder"),
+        (("--junit", "{folder}"), "[--junit]: is a folder, not a file"),
     ],
 )
 def test_bad_gate_input_exits_2(
     runs: dict[str, Path],
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     extra: tuple[str, ...],
     expected: str,
 ) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    extra = tuple(e.format(file=blocker, folder=tmp_path) for e in extra)
     assert main(check_args(runs["base"], runs["baseline"], *extra)) == 2
-    assert expected in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("gate_section", "extra", "expected"),
+    [
+        ("", ("--metric", "bleu"), "--metric [metrics.bleu]: no suite"),
+        ("", ("--strategies", "nope"), "--strategies [strategies]: strategy 'nope'"),
+        ("strategies: [nope]", (), "gate.yaml [gate.strategies]: strategy 'nope'"),
+        ("suites: {nosuite: {max_drop: 0.1}}", (), "gate.yaml [gate.suites.nosuite]: suite"),
+        ("metrics: {bleu: 0.1}", (), "gate.yaml [gate.metrics.bleu]: no suite"),
+    ],
+)
+def test_a_bad_gate_setting_names_the_flag_or_the_file_that_set_it(
+    runs: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    gate_section: str,
+    extra: tuple[str, ...],
+    expected: str,
+) -> None:
+    config = tmp_path / "gate.yaml"
+    config.write_text(f"gate: {{{gate_section}}}\n", encoding="utf-8")
+    args = [*check_args(runs["base"], runs["baseline"], *extra), "--config", str(config)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "\n  - gate " not in err
 
 
 def test_missing_baseline_exits_2(

@@ -82,3 +82,16 @@ def test_bad_names_and_existing_folders_are_refused(
     (tmp_path / "harness-ok").mkdir()
     assert main(["new", *args, "--dir", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("under", ["", "sub"])
+def test_a_dir_that_is_a_file_is_refused_without_a_traceback(
+    under: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    target = blocker / under if under else blocker
+    assert main(["new", "strategy", "ok", "--dir", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"{target} [--dir]" in err and "is a file, not a folder" in err
+    assert "Traceback" not in err and blocker.read_text() == ""

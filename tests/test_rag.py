@@ -527,13 +527,18 @@ def test_empty_or_malformed_suite_corpus_exits_2(
 
 
 @pytest.mark.parametrize(
-    ("documents_text", "message"),
+    ("documents_text", "where", "message"),
     [
-        (None, "documents file not found"),
-        ("", "the corpus has no documents"),
-        ('{"id": "a", "text": "x"}\nnot json\n', "invalid JSON"),
-        ('{"id": "a", "text": ""}\n', "non-empty 'text'"),
+        (None, "run.yaml", "not found"),
+        ("", "updated.jsonl", "the corpus has no documents"),
+        ('{"id": "a", "text": "x"}\nnot json\n', "updated.jsonl:2", "invalid JSON"),
+        ('{"id": "a", "text": ""}\n', "updated.jsonl:1", "non-empty 'text'"),
+        ('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', "updated.jsonl:2", "duplicate"),
     ],
+)
+@pytest.mark.parametrize(
+    ("strategy", "field"),
+    [("rag", "[strategies[1].corpus]"), ("lora+rag", "[strategies[1].rag.corpus]")],
 )
 def test_empty_or_malformed_corpus_setting_exits_2(
     tiny_model: Path,
@@ -541,15 +546,21 @@ def test_empty_or_malformed_corpus_setting_exits_2(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     documents_text: str | None,
+    where: str,
     message: str,
+    strategy: str,
+    field: str,
 ) -> None:
     path = tmp_path / "updated.jsonl"
     if documents_text is not None:
         path.write_text(documents_text, encoding="utf-8")
-    strategy = {"name": "rag", "corpus": str(path)}
-    assert _cli_run(tiny_model, knowledge_suite, tmp_path, strategy) == 2
+    settings = {"corpus": str(path)}
+    entry = {"name": strategy, **(settings if strategy == "rag" else {"rag": settings})}
+    assert _cli_run(tiny_model, knowledge_suite, tmp_path, entry) == 2
     err = capsys.readouterr().err
-    assert message in err and "corpus" in err
+    # one problem naming the file (and line), the setting and one fix
+    assert "1 problem found" in err and f"{where}" in err and field in err and message in err
+    assert err.count("(fix:") == 1
     assert not (tmp_path / "out").exists()
 
 

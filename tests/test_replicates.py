@@ -72,7 +72,9 @@ def test_seed_dependent_rows_run_once_per_seed(
     assert few["value"] == pytest.approx(sum(values) / 2)
     assert few["seed_sd"] == pytest.approx(abs(values[0] - values[1]) / 2**0.5)
     assert few["ci95"][0] <= few["value"] <= few["ci95"][1]
-    assert cells["zero-shot"]["metrics"]["accuracy"].get("seed_sd") is None
+    # a cell run once has neither field (docs/results.md): absent, not null
+    assert "seed_sd" not in cells["zero-shot"]["metrics"]["accuracy"]
+    assert "replicate_values" not in cells["zero-shot"]["metrics"]["accuracy"]
 
     delta = cells["few-shot"]["delta_vs_zero_shot"]["accuracy"]
     assert delta["test"] == "replicate-t"
@@ -97,7 +99,8 @@ def test_one_replicate_is_the_single_run_and_says_variance_is_unmeasured(
     results = json.loads((run_dir / "results.json").read_text())
     few = next(c for c in results["cells"] if c["strategy"] == "few-shot")
     assert few["seeds"] == [0]
-    assert few["metrics"]["accuracy"].get("replicate_values") is None
+    assert "replicate_values" not in few["metrics"]["accuracy"]
+    assert "seed_sd" not in few["metrics"]["accuracy"]
     delta = few["delta_vs_zero_shot"]["accuracy"]
     assert delta["test"] in ("mcnemar", "paired-bootstrap")
     assert delta["training_variance_measured"] is False

@@ -14,6 +14,7 @@ staged run folder removed.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -95,6 +96,33 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    if argv is None:  # the `harness` program itself, not a caller in this process
+        _exit_past_native_threads(code)
+    return code
+
+
+def _exit_past_native_threads(code: int) -> None:
+    """Leave the process with `code` now when native threads may still be at work.
+
+    A call abandoned at its deadline runs on in a daemon thread, and a run stopped by
+    Ctrl-C or SIGTERM may leave native work (torch) running in other threads: the
+    interpreter's shutdown would then abort the process (exit 134) instead of exiting
+    with the run's code. The run's files are written or removed by now: flush and exit.
+    """
+    from harness.timeouts import WORKER_PREFIX
+
+    stopped = code in (EXIT_INTERRUPTED, EXIT_TERMINATED)
+    if stopped or any(
+        t.daemon and t.is_alive() and t.name.startswith(WORKER_PREFIX)
+        for t in threading.enumerate()
+    ):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so a stopped run removes its staging and exits cleanly

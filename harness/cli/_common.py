@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -92,3 +95,66 @@ def print_problems(problems: Sequence[object]) -> None:
     )
     for problem in problems:
         err.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+
+
+def alpha_level(text: str) -> float:
+    """An argparse type: a significance level, strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a significance level between 0 and 1 (e.g. 0.05), got {text!r}"
+        )
+    return value
+
+
+def check_output_file(path: Path | None, flag: str) -> None:
+    """Refuse, before any work, a file path a command could not write (`InputError`)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError.single(
+            path, flag, "is a folder, not a file", "pass a file path (missing folders are created)"
+        )
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError.single(
+                    path, flag, f"{parent} is a file, not a folder", "pass a path inside a folder"
+                )
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise InputError.single(
+                    path, flag, f"{parent} cannot be written", "pass a path you can write"
+                )
+            return
+
+
+def write_output_file(path: Path, flag: str, write: Callable[[Path], object]) -> None:
+    """`write(path)` with its missing folders created; an OSError is bad input naming `flag`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path)
+    except OSError as e:
+        raise InputError.single(
+            path, flag, f"cannot be written: {e.strerror or e}", "pass a path you can write"
+        ) from None
+
+
+def check_output_folder(path: Path | None, flag: str) -> None:
+    """Refuse, before any work, a folder a command could not create or write into."""
+    if path is None:
+        return
+    for folder in (path.absolute(), *path.absolute().parents):
+        if folder.exists():
+            where = "is a file" if folder == path.absolute() else f"{folder} is a file"
+            if not folder.is_dir():
+                raise InputError.single(
+                    path, flag, f"{where}, not a folder", f"give {flag} a folder"
+                )
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise InputError.single(
+                    path, flag, f"{folder} cannot be written", "pass a folder you can write"
+                )
+            return

@@ -12,7 +12,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli._common import EXIT_OK, Subcommands, load_cli_plugins
+from harness.cli._common import (
+    EXIT_OK,
+    Subcommands,
+    alpha_level,
+    check_output_file,
+    load_cli_plugins,
+    write_output_file,
+)
 
 
 def add_compare_commands(subparsers: Subcommands) -> None:
@@ -29,7 +36,7 @@ def add_compare_commands(subparsers: Subcommands) -> None:
     compare.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison")
     compare.add_argument(
         "--alpha",
-        type=float,
+        type=alpha_level,
         help="significance level of the Holm-corrected p-values (default: run A's gate.alpha, "
         "else 0.05)",
     )
@@ -42,9 +49,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from harness.reporting.compare import compare_runs, print_comparison
     from harness.results import write_json
 
+    check_output_file(args.json, "--json")
     plugins = load_cli_plugins(args)
     comparison = compare_runs(args.run_a, args.run_b, plugins.metrics.as_dict(), alpha=args.alpha)
     print_comparison(comparison, Console())
     if args.json:
-        write_json(args.json, comparison.to_json())
+        write_output_file(args.json, "--json", lambda p: write_json(p, comparison.to_json()))
     return EXIT_OK

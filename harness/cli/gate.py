@@ -7,10 +7,21 @@ threshold that is significant), 2 on bad input or a stale / incompatible baselin
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.cli._common import EXIT_FAILED, EXIT_OK, Subcommands, load_cli_plugins, names
+from harness.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Subcommands,
+    check_output_file,
+    check_output_folder,
+    load_cli_plugins,
+    names,
+    write_output_file,
+)
+from harness.errors import InputError, Problem
 
 if TYPE_CHECKING:
     from harness.gate import GateConfig
@@ -95,6 +106,7 @@ def cmd_baseline_save(args: argparse.Namespace) -> int:
 
     from harness.baseline import save_baseline
 
+    check_output_folder(args.root, "--root")
     saved = save_baseline(args.run_dir, args.name, args.root)
     console = Console()
     action = "Replaced" if saved.replaced else "Saved"
@@ -118,28 +130,47 @@ def cmd_check(args: argparse.Namespace) -> int:
     from harness.reporting.gate_terminal import print_gate_report
     from harness.reporting.junit import write_junit
 
+    check_output_file(args.junit, "--junit")
+    check_output_file(args.markdown, "--markdown")
     run = load_stored_run(args.run_dir, "run")
     baseline = load_stored_run(args.baseline, "baseline")
     config = _gate_config(args, run.folder)
     plugins = load_cli_plugins(args)
-    report = compare(run, baseline, config, plugins.metrics.as_dict())
+    try:
+        report = compare(run, baseline, config, plugins.metrics.as_dict())
+    except InputError as e:
+        source = args.config or run.folder / "config.yaml"
+        raise InputError([_gate_problem(p, args, source) for p in e.problems]) from None
     console = Console()
     if not console.is_terminal:
         # CI logs: rich would assume 80 columns and crush the table; logs take long lines
         console = Console(width=max(console.width, 160))
     print_gate_report(report, console)
     if args.junit:
-        write_junit(report, args.junit)
+        write_output_file(args.junit, "--junit", lambda p: write_junit(report, p))
     if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(render_gate_markdown(report), encoding="utf-8")
+        markdown = render_gate_markdown(report)
+        write_output_file(
+            args.markdown, "--markdown", lambda p: p.write_text(markdown, encoding="utf-8")
+        )
     return EXIT_OK if report.passed else EXIT_GATE_FAILED
+
+
+def _gate_problem(problem: Problem, args: argparse.Namespace, source: Path) -> Problem:
+    """A problem of the gate's settings, against the flag or the file that set the field."""
+    if problem.file != "gate":
+        return problem
+    flag_metrics = {item.partition("=")[0].strip() for item in args.metric or ()}
+    if problem.field.startswith("metrics.") and problem.field[8:] in flag_metrics:
+        return replace(problem, file="--metric")
+    if problem.field == "strategies" and args.strategies is not None:
+        return replace(problem, file="--strategies")
+    return replace(problem, file=str(source), field=f"gate.{problem.field}")
 
 
 def _gate_config(args: argparse.Namespace, run_folder: Path) -> GateConfig:
     """The run's `gate:` section (or --config's), with the flags on top."""
     from harness._yaml import load_yaml
-    from harness.errors import InputError
     from harness.gate import GateConfig, parse_gate_config
 
     source = args.config or run_folder / "config.yaml"

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness import __version__
-from harness.cli._common import EXIT_OK, Subcommands
+from harness.cli._common import EXIT_OK, Subcommands, check_output_folder
 from harness.errors import InputError
 
 KINDS = ("strategy", "metric", "reporter")
@@ -31,6 +31,7 @@ def add_new_command(sub: Subcommands) -> None:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    check_output_folder(args.dir, "--dir")
     folder = write_plugin_package(args.kind, args.name, args.dir)
     console = Console()
     console.print(f"Wrote {folder}", highlight=False, soft_wrap=True)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
 from harness.cli._common import Subcommands, device, dtype, load_cli_plugins, names, whole_number
+from harness.errors import InputError, Problem
 
 
 def add_run_command(sub: Subcommands) -> None:
@@ -85,17 +88,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         update["suites"] = args.suites
     if args.executor:
         update["executor"] = config.executor.model_copy(update={"name": args.executor})
+    # entries named on the command line: their problems name the flag, not the config file
+    from_flags: dict[str, set[int]] = {}
+    if args.suites:
+        from_flags["suites"] = set(range(len(args.suites)))
+    if args.reporters:
+        from_flags["reporters"] = set(range(len(args.reporters)))
     if args.strategies:
         known = {s.row: s for s in config.strategies}
         update["strategies"] = [known.get(n) or StrategyEntry(name=n) for n in args.strategies]
+        from_flags["strategies"] = {i for i, n in enumerate(args.strategies) if n not in known}
     config = RunConfig.model_validate(config.model_dump() | update)
     plugins = load_cli_plugins(args, config.block_plugins)
     plugins.raise_for_failures()
     source = str(args.config or DEMO_CONFIG)
-    plan = make_plan(config, plugins, source)
+    try:
+        plan = make_plan(config, plugins, source)
+    except InputError as e:
+        raise InputError([_name_the_flag(p, source, from_flags) for p in e.problems]) from None
     outcome = Runner(plan, plugins).run()
     console = Console()
     for error in outcome.hook_errors:
         console.print(f"[yellow]plugin hook error:[/yellow] {error}", highlight=False)
     console.print(f"Run folder: {outcome.run_dir}", highlight=False, soft_wrap=True)
     return outcome.exit_code
+
+
+_FLAGS = {"suites": "--suites", "strategies": "--strategies", "reporters": "--reporter"}
+
+
+def _name_the_flag(problem: Problem, source: str, from_flags: dict[str, set[int]]) -> Problem:
+    """`problem` with `--strategies` (say) as its file when the flag gave the faulty entry."""
+    if problem.file != source:
+        return problem
+    match = re.match(r"(suites|strategies|reporters)(?:\[(\d+)\])?", problem.field)
+    if not match or match[1] not in from_flags:
+        return problem
+    index = match[2]
+    if index is not None and int(index) not in from_flags[match[1]]:
+        return problem  # an entry of the config file, kept by the flag
+    return replace(problem, file=_FLAGS[match[1]], line=None)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
+
+from harness.cli._common import whole_number
+from harness.errors import InputError, Problem
 
 
 def add_lab_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,10 +53,13 @@ def add_lab_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     )
     myths.add_argument("--out", type=Path, default=Path("reports/myths"), help="output folder")
     myths.add_argument(
-        "--replicates", type=int, default=2, help="training seeds per row (default 2)"
+        "--replicates", type=whole_number(1), default=2, help="training seeds per row (default 2)"
     )
     myths.add_argument(
-        "--max-test-examples", type=int, default=100, help="test examples per suite (default 100)"
+        "--max-test-examples",
+        type=whole_number(1),
+        default=100,
+        help="test examples per suite (default 100)",
     )
     myths.add_argument("--cache-dir", help="cache folder (default $HARNESS_CACHE_DIR)")
     myths.set_defaults(func=_myths)
@@ -109,7 +115,6 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _myths(args: argparse.Namespace) -> int:
-    from harness.errors import InputError
     from harness.lab.myths import DEMO_FORGETTING, DEMO_TARGET, MythsSetup, run_myths
 
     demo = not args.suites
@@ -128,11 +133,28 @@ def _myths(args: argparse.Namespace) -> int:
     try:
         outcome = run_myths(setup, args.out, args.cache_dir)
     except InputError as e:
-        for problem in e.problems:
-            print(problem)
-        return 2
+        # the experiments' configs are built from the flags: name the flag, not the config
+        raise InputError([_flag_problem(p) for p in e.problems]) from None
     print()
     for verdict in outcome.verdicts:
         print(verdict.line())
     print(f"\nmeasured in {outcome.seconds / 60:.1f} minutes; report: {outcome.report}")
     return 0
+
+
+#: run config fields the myths lab's flags set
+_MYTHS_FLAGS = {
+    "model": "--model",
+    "suites": "--suites",
+    "replicates": "--replicates",
+    "max_test_examples": "--max-test-examples",
+    "cache_dir": "--cache-dir",
+}
+
+
+def _flag_problem(problem: Problem) -> Problem:
+    """A problem of an experiment's generated config, against the flag that set the field."""
+    flag = _MYTHS_FLAGS.get(problem.field.split(".")[0].split("[")[0])
+    if not problem.file.startswith("myths ") or flag is None:
+        return problem
+    return replace(problem, file=flag, line=None)

@@ -439,6 +439,31 @@ def _jsonl(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
 
+#: what the myths lab writes into its out folder (and may replace on the next run)
+MYTHS_ENTRIES = ("main", "facts", "suites", "myths.html", "myths.md")
+
+
+def check_myths_out(out: Path) -> None:
+    """Refuse an out folder the myths lab may not write into (`InputError` says why): a
+    file, a protected folder, or a folder holding anything but an earlier myths report."""
+    from harness.errors import InputError
+    from harness.run_folder import check_out_dir
+
+    names = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if not names:
+        check_out_dir(out)  # new or empty: the rules of any run folder
+        return
+    # an earlier report: its runs, suites and pages (and the runs' hidden staging or locks)
+    foreign = [n for n in names if n not in MYTHS_ENTRIES and not n.startswith((".main", ".facts"))]
+    if foreign:
+        raise InputError.single(
+            out,
+            "out",
+            "holds files the myths lab did not write: " + ", ".join(foreign),
+            "pass a new or empty folder, or the folder of an earlier `harness lab myths`",
+        )
+
+
 @dataclass(frozen=True)
 class MythsOutcome:
     verdicts: tuple[ClaimVerdict, ...]
@@ -451,26 +476,34 @@ def run_myths(setup: MythsSetup, out: Path, cache_dir: str | None = None) -> Myt
     """Run the experiments into `out/<experiment>/` and write `out/myths.html`."""
     from harness.config import parse_config
     from harness.plugin_manager import load_plugins
-    from harness.runner import Runner, make_plan
+    from harness.run_folder import check_cache_dir
+    from harness.runner import Plan, Runner, make_plan
 
     started = time.monotonic()
+    check_myths_out(Path(out))
+    if cache_dir:
+        check_cache_dir(Path(cache_dir), Path(out))
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     plugins = load_plugins()
     plugins.raise_for_failures()
-    configs = {"main": main_config(setup, out / "main")}
+
+    def plan(name: str, data: dict[str, Any]) -> Plan:
+        if cache_dir:
+            data["cache_dir"] = cache_dir
+        return make_plan(parse_config(data, f"myths {name}"), plugins, f"myths {name}")
+
+    # every input is checked before anything is written
+    plans = {"main": plan("main", main_config(setup, out / "main"))}
     if setup.facts_source:
         from harness.runner import resolve_suite
 
         source = resolve_suite(setup.facts_source, plugins, plugins.metrics.as_dict(), "myths")
+        out.mkdir(parents=True, exist_ok=True)
         suites, updated = write_facts_suites(Path(source.path).parent, out / "suites", setup.seed)
-        configs["facts"] = facts_config(setup, suites, updated, out / "facts")
+        plans["facts"] = plan("facts", facts_config(setup, suites, updated, out / "facts"))
     runs: dict[str, Path] = {}
-    for name, data in configs.items():
-        if cache_dir:
-            data["cache_dir"] = cache_dir
-        plan = make_plan(parse_config(data, f"myths {name}"), plugins, f"myths {name}")
-        outcome = Runner(plan, plugins).run()
+    for name, planned in plans.items():
+        outcome = Runner(planned, plugins).run()
         runs[name] = Path(outcome.run_dir)
     verdicts = judge(runs, plugins.metrics.as_dict())
     seconds = time.monotonic() - started

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from harness.analysis import Comparison, Curve, CurvePoint, MatchedGain, MatchedPair, TradeoffPoint
+from harness.cli import main
+from harness.errors import InputError
 from harness.lab.myths import (
+    check_myths_out,
     data_efficiency_verdict,
     facts_verdict,
     forgetting_verdict,
@@ -154,3 +158,49 @@ def test_facts_suites_change_every_value(tmp_path: Path) -> None:
     texts = "\n".join(str(d["text"]) for d in rows(updated))
     assert all(f"{r['input']} {r['target']}" in texts for r in new)
     assert yaml.safe_load(before.read_text())["role"] == "forgetting"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--suites", "no-such-suite"], "--suites [suites]: no suite named 'no-such-suite'"),
+        (["--model", "/no/such/model"], "[model]: model path does not exist"),
+        (["--replicates", "0"], "argument --replicates: must be a whole number of at least 1"),
+        (["--max-test-examples", "0"], "argument --max-test-examples"),
+    ],
+)
+def test_myths_bad_input_exits_2_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], expected: str
+) -> None:
+    out = tmp_path / "myths"
+    argv = ["lab", "myths", "--out", str(out), "--cache-dir", str(tmp_path / "cache"), *args]
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own refusals
+        code = int(e.code or 0)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert not out.exists() and not (tmp_path / "cache").exists()
+
+
+def test_myths_refuses_a_folder_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me", encoding="utf-8")
+    assert main(["lab", "myths", "--out", str(out)]) == 2
+    assert "holds files the myths lab did not write: notes.txt" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_myths_may_write_over_an_earlier_myths_report(tmp_path: Path) -> None:
+    out = tmp_path / "myths"
+    for folder in ("main", "facts", "suites"):
+        (out / folder).mkdir(parents=True)
+    (out / "myths.html").write_text("<html></html>", encoding="utf-8")
+    check_myths_out(out)  # an earlier report: accepted, to be replaced
+    (out / "draft.md").write_text("mine", encoding="utf-8")
+    with pytest.raises(InputError, match=r"draft\.md"):
+        check_myths_out(out)

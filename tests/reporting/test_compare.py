@@ -90,3 +90,30 @@ def test_compare_of_a_folder_without_results_exits_2(
 ) -> None:
     assert main(["compare", str(runs[0]), str(tmp_path)]) == 2
     assert "no results.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("alpha", ["0", "1", "2", "-0.1", "five"])
+def test_compare_refuses_an_alpha_outside_0_1(
+    runs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], alpha: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["compare", str(runs[0]), str(runs[1]), "--alpha", alpha])
+    assert stopped.value.code == 2
+    assert "argument --alpha: must be a significance level between 0 and 1" in (
+        capsys.readouterr().err
+    )
+
+
+def test_compare_json_into_a_file_path_that_cannot_be_written_exits_2(
+    runs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    for target, message in ((blocker / "x.json", "is a file, not a folder"), (tmp_path, "folder")):
+        assert main(["compare", str(runs[0]), str(runs[1]), "--json", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert f"{target} [--json]" in err and message in err and "Traceback" not in err
+    # missing folders are created
+    out = tmp_path / "new" / "folder" / "compare.json"
+    assert main(["compare", str(runs[0]), str(runs[1]), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["cells"]
