@@ -144,6 +144,8 @@ FLAG_CASES: dict[str, Builder] = {
         ["--strategies"],
     ),
     "suites-empty": lambda case: (case.run_args(suites=","), ["--suites"]),
+    "replicates-huge": _flag("--replicates", "100000000000000000000"),
+    "seed-past-32-bits": _flag("--seed", "4294967296"),
     "model-empty": lambda case: (case.run_args(model=""), ["[model]", "empty"]),
 }
 
@@ -199,6 +201,34 @@ CONFIG_CASES: dict[str, Builder] = {
             str(case.cache),
         ],
         [str(case.inputs / "run.yaml"), "[model]"],
+    ),
+    "config-replicates-huge": _config_body(
+        "replicates: 100000000000000000000\n", "[replicates]", "1000"
+    ),
+    "config-replicates-true": _config_body("replicates: true\n", "[replicates]", "got true"),
+    "config-replicate-seeds-past-the-largest": _config_body(
+        "seed: 4294967295\nreplicates: 2\n", "[replicates]", "4294967296"
+    ),
+    "config-seed-past-32-bits": _config_body("seed: 4294967296\n", "[seed]"),
+    "config-batch-size-true": _config_body("batch_size: true\n", "[batch_size]", "got true"),
+    "config-timeout-infinite": _config_body(
+        "strategies: [{name: zero-shot, timeout: .inf}]\n",
+        "[strategies.0.timeout]",
+        "null for no limit",
+    ),
+    "config-timeout-nan": _config_body(
+        "strategies: [{name: zero-shot, timeout: .nan}]\n", "[strategies.0.timeout]"
+    ),
+    "config-timeout-true": _config_body(
+        "strategies: [{name: zero-shot, timeout: true}]\n", "[strategies.0.timeout]", "got true"
+    ),
+    "config-timeouts-cell-infinite": _config_body(
+        "strategies: [{name: zero-shot, timeout: {cell: .inf}}]\n", "timeout.Timeouts.cell]"
+    ),
+    "config-cell-timeout-huge": _config_body("cell_timeout: 1.0e+300\n", "[cell_timeout]"),
+    "config-adapt-timeout-infinite": _config_body("adapt_timeout: .inf\n", "[adapt_timeout]"),
+    "config-executor-cpus-true": _config_body(
+        "executor: {name: ray, cpus_per_unit: true}\n", "[executor.cpus_per_unit]"
     ),
     "config-is-a-folder": lambda case: (
         ["run", str(case.suite().parent), "--out", str(case.out), "--cache-dir", str(case.cache)],

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from harness.cli._common import Subcommands, device, dtype, load_cli_plugins, names, whole_number
+
+if TYPE_CHECKING:
+    from harness.config import RunConfig
 
 
 def add_run_command(sub: Subcommands) -> None:
@@ -61,7 +65,7 @@ def add_run_command(sub: Subcommands) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.config import RunConfig, StrategyEntry, load_config
+    from harness.config import StrategyEntry, load_config
     from harness.demo import DEMO_CONFIG
     from harness.runner import Runner, make_plan
 
@@ -88,10 +92,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.strategies:
         known = {s.row: s for s in config.strategies}
         update["strategies"] = [known.get(n) or StrategyEntry(name=n) for n in args.strategies]
-    config = RunConfig.model_validate(config.model_dump() | update)
+    source = str(args.config or DEMO_CONFIG)
+    config = _with_flags(config, update, source)
     plugins = load_cli_plugins(args, config.block_plugins)
     plugins.raise_for_failures()
-    source = str(args.config or DEMO_CONFIG)
     plan = make_plan(config, plugins, source)
     outcome = Runner(plan, plugins).run()
     console = Console()
@@ -99,3 +103,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[yellow]plugin hook error:[/yellow] {error}", highlight=False)
     console.print(f"Run folder: {outcome.run_dir}", highlight=False, soft_wrap=True)
     return outcome.exit_code
+
+
+def _with_flags(config: RunConfig, update: dict[str, Any], source: str) -> RunConfig:
+    """The config with the flags' values; what they break is named after the flag (a
+    replicate count that runs the config's seed past the largest one, say)."""
+    from pydantic import ValidationError
+
+    from harness.config import RunConfig
+    from harness.errors import InputError, Problem
+
+    try:
+        return RunConfig.model_validate(config.model_dump() | update)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            top = str(err["loc"][0]) if err["loc"] else ""
+            where = f"--{top.replace('_', '-')}" if top in update else source
+            problems.append(Problem(where, field, err["msg"], "see `harness run --help`"))
+        raise InputError(problems) from None
