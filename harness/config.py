@@ -31,7 +31,7 @@ from pydantic import (
 
 from harness._yaml import LineMap, line_of, load_yaml
 from harness.errors import InputError, Problem
-from harness.gate import GateConfig
+from harness.gate import MAX_RESAMPLES, GateConfig
 from harness.models.options import DEVICE_HELP, DTYPE_HELP, device_error, dtype_error
 from harness.reporting.recommend import DecisionConstraints
 from harness.sweeps import SweepPoint, apply_point, expand_sweep, sweep_key_problems
@@ -338,7 +338,7 @@ class RunConfig(BaseModel):
     dtype: str = "auto"
     chat_template: str = Field("auto", pattern="^(auto|on|off)$")
     trust_remote_code: bool = False
-    bootstrap_resamples: int = Field(1000, ge=100)
+    bootstrap_resamples: int = Field(1000, ge=100, le=MAX_RESAMPLES)
     max_test_examples: int | None = Field(None, ge=1, description="evaluate at most N per suite")
     adapt_timeout: float | None = Field(
         None, description="seconds for adapting one row; null (default) for no limit"

@@ -542,3 +542,70 @@ def test_a_10_mb_input_line_is_read_whole(tmp_path: Path) -> None:
     path = write_suite(tmp_path)
     write_jsonl(path.parent / "data" / "test.jsonl", records)
     assert load_suite(path).test[1].input == long_input
+
+
+# -- flags of `harness check` and `harness compare` ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run folder (zero-shot on a toy suite) for the commands that read one."""
+    root = tmp_path_factory.mktemp("finished")
+    suite = write_suite(root / "suites")
+    out = root / "run"
+    argv = ["run", "--model", str(tiny_model), "--suites", str(suite), "--strategies"]
+    argv += ["zero-shot", "--out", str(out), "--cache-dir", str(root / "cache")]
+    assert main([*argv, "--reporter", "terminal"]) == 0
+    return out
+
+
+def _check(*flags: str) -> Callable[[Path, Path], tuple[list[str], list[str]]]:
+    def build(run: Path, folder: Path) -> tuple[list[str], list[str]]:
+        values = [f.replace("FOLDER", str(folder)) for f in flags]
+        return ["check", str(run), "--baseline", str(run), *values], [flags[-2]]
+
+    return build
+
+
+def _compare(*flags: str) -> Callable[[Path, Path], tuple[list[str], list[str]]]:
+    def build(run: Path, folder: Path) -> tuple[list[str], list[str]]:
+        values = [f.replace("FOLDER", str(folder)) for f in flags]
+        return ["compare", str(run), str(run), *values], [flags[-2]]
+
+    return build
+
+
+READER_CASES: dict[str, Callable[[Path, Path], tuple[list[str], list[str]]]] = {
+    "check-seed-negative": _check("--seed", "-1"),
+    "check-seed-past-32-bits": _check("--seed", "4294967296"),
+    "check-resamples-huge": _check("--resamples", "100000000000000"),
+    "check-metric-without-max-drop": _check("--metric", "accuracy="),
+    "check-junit-is-a-folder": _check("--junit", "FOLDER"),
+    "check-markdown-is-a-folder": _check("--markdown", "FOLDER"),
+    "check-junit-under-a-file": _check("--junit", "FOLDER/notes.txt/gate.xml"),
+    "compare-alpha-above-one": _compare("--alpha", "2"),
+    "compare-alpha-negative": _compare("--alpha", "-0.1"),
+    "compare-alpha-nan": _compare("--alpha", "nan"),
+    "compare-json-is-a-folder": _compare("--json", "FOLDER"),
+}
+
+
+@pytest.mark.parametrize("build", READER_CASES.values(), ids=READER_CASES.keys())
+def test_bad_flag_of_a_command_that_reads_a_run_is_one_clear_error(
+    build: Callable[[Path, Path], tuple[list[str], list[str]]],
+    finished_run: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n")
+    argv, expected = build(finished_run, tmp_path)
+    run_before, folder_before = _snapshot(finished_run), _snapshot(tmp_path)
+    code = _exit_code(argv)
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
+    assert code == 2, output
+    assert "Traceback" not in output, output
+    for text in expected:
+        assert text in output, f"{text!r} not in:\n{output}"
+    assert _snapshot(finished_run) == run_before, "the run folder was changed"
+    assert _snapshot(tmp_path) == folder_before, "a file was written"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -44,6 +46,37 @@ def whole_number(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def probability(text: str) -> float:
+    """An argparse type: a significance level, strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:  # also NaN
+        raise argparse.ArgumentTypeError(
+            f"must be a number between 0 and 1 (exclusive), such as 0.05, got {text!r}"
+        )
+    return value
+
+
+def output_file(text: str) -> Path:
+    """An argparse type: a file to write; refused (before any work) when the path is a
+    folder or a folder on its way is a file. Missing folders are created on writing."""
+    path = Path(text)
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the file name is empty")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder: give the path of a file")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(
+                    f"{str(parent)!r} is a file, so {text!r} cannot be written"
+                )
+            break
+    return path
 
 
 def device(text: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli._common import EXIT_OK, Subcommands, load_cli_plugins
+from harness.cli._common import EXIT_OK, Subcommands, load_cli_plugins, output_file, probability
 
 
 def add_compare_commands(subparsers: Subcommands) -> None:
@@ -26,10 +26,12 @@ def add_compare_commands(subparsers: Subcommands) -> None:
     )
     compare.add_argument("run_a", type=Path, help="the first run folder (the reference)")
     compare.add_argument("run_b", type=Path, help="the second run folder")
-    compare.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison")
+    compare.add_argument(
+        "--json", type=output_file, metavar="FILE", help="also write the comparison"
+    )
     compare.add_argument(
         "--alpha",
-        type=float,
+        type=probability,
         help="significance level of the Holm-corrected p-values (default: run A's gate.alpha, "
         "else 0.05)",
     )
@@ -46,5 +48,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comparison = compare_runs(args.run_a, args.run_b, plugins.metrics.as_dict(), alpha=args.alpha)
     print_comparison(comparison, Console())
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         write_json(args.json, comparison.to_json())
     return EXIT_OK

@@ -7,10 +7,18 @@ threshold that is significant), 2 on bad input or a stale / incompatible baselin
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.cli._common import EXIT_FAILED, EXIT_OK, Subcommands, load_cli_plugins, names
+from harness.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Subcommands,
+    load_cli_plugins,
+    names,
+    output_file,
+)
 
 if TYPE_CHECKING:
     from harness.gate import GateConfig
@@ -85,8 +93,10 @@ def add_gate_commands(subparsers: Subcommands) -> None:
     )
     check.add_argument("--resamples", type=int, help="paired bootstrap resamples (default 1000)")
     check.add_argument("--seed", type=int, help="paired bootstrap seed (default 0)")
-    check.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
-    check.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown summary")
+    check.add_argument("--junit", type=output_file, metavar="FILE", help="write JUnit XML here")
+    check.add_argument(
+        "--markdown", type=output_file, metavar="FILE", help="write a Markdown summary"
+    )
     check.set_defaults(func=cmd_check)
 
 
@@ -163,9 +173,11 @@ def _gate_config(args: argparse.Namespace, run_folder: Path) -> GateConfig:
     if args.metric:
         metrics = dict(config.metrics)
         for item in args.metric:
-            name, _, drop = item.partition("=")
+            name, equals, drop = item.partition("=")
             try:
-                metrics[name.strip()] = float(drop) if drop else metrics.get(name.strip())
+                if equals and not drop.strip():
+                    raise ValueError(drop)
+                metrics[name.strip()] = float(drop) if equals else metrics.get(name.strip())
             except ValueError:
                 raise InputError.single(
                     "--metric", "metric", f"bad max drop in {item!r}", "write NAME or NAME=0.05"
@@ -173,4 +185,27 @@ def _gate_config(args: argparse.Namespace, run_folder: Path) -> GateConfig:
         update["metrics"] = metrics
     if not update:
         return config
-    return parse_gate_config(config.model_dump() | update, "command line")
+    try:
+        return parse_gate_config(config.model_dump() | update, "command line")
+    except InputError as e:
+        # a flag's value is refused: name the flag
+        raise InputError(
+            [
+                replace(p, file=_GATE_FLAGS.get(p.field.split(".")[1], p.file))
+                if p.field.count(".") >= 1
+                else p
+                for p in e.problems
+            ]
+        ) from None
+
+
+#: the `harness check` flag that sets each field of the gate config
+_GATE_FLAGS = {
+    "max_drop": "--max-drop",
+    "forgetting_budget": "--forgetting-budget",
+    "alpha": "--alpha",
+    "metrics": "--metric",
+    "strategies": "--strategies",
+    "bootstrap_resamples": "--resamples",
+    "seed": "--seed",
+}
