@@ -230,6 +230,22 @@ CONFIG_CASES: dict[str, Builder] = {
     "config-executor-cpus-true": _config_body(
         "executor: {name: ray, cpus_per_unit: true}\n", "[executor.cpus_per_unit]"
     ),
+    "config-tracking-unknown-reporter": _config_body(
+        "tracking: {mlflw: {experiment: x}}\n", "[tracking.mlflw]", "['mlflow', 'wandb']"
+    ),
+    "config-tracking-mlflow-unknown-setting": _config_body(
+        "reporters: [terminal, mlflow]\ntracking: {mlflow: {experment: x}}\n",
+        "[tracking.mlflow.experment]",
+        "unknown setting",
+    ),
+    "config-tracking-mlflow-wrong-type": _config_body(
+        "reporters: [terminal, mlflow]\ntracking: {mlflow: {nested_runs: maybe}}\n",
+        "[tracking.mlflow.nested_runs]",
+    ),
+    "config-tracking-wandb-mode": _config_body(
+        "reporters: [terminal, wandb]\ntracking: {wandb: {mode: offlin}}\n",
+        "[tracking.wandb.mode]",
+    ),
     "config-is-a-folder": lambda case: (
         ["run", str(case.suite().parent), "--out", str(case.out), "--cache-dir", str(case.cache)],
         [str(case.suite().parent), "folder"],
@@ -460,6 +476,9 @@ VALIDATE_CASES: dict[str, Builder] = {
     "validate-device": _validate_config("device: gpu0\n", "[device]"),
     "validate-dtype": _validate_config("dtype: fp8\n", "[dtype]"),
     "validate-empty-config": _config_file(b"\n"),
+    "validate-tracking-setting": _validate_config(
+        "tracking: {wandb: {projct: x}}\n", "[tracking.wandb.projct]"
+    ),
     "validate-duplicate-key": _validate_config("seed: 1\nseed: 2\n", "[seed]", "lines 2 and 3"),
     "validate-sft-without-train": lambda case: (
         ["validate", str(case.config(f"suites: [{case.suite(train=None)}]\nstrategies: [sft]\n"))],
