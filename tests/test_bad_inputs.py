@@ -444,7 +444,49 @@ MODEL_CASES: dict[str, Builder] = {
     ),
 }
 
-RUN_CASES = {**FLAG_CASES, **CONFIG_CASES, **SUITE_CASES, **MODEL_CASES}
+
+# -- models trained elsewhere: `adapter` folders ------------------------------------------
+
+PEFT_CONFIG = {"peft_type": "LORA", "r": 4, "target_modules": ["q_proj"]}
+
+
+def _adapter(files: dict[str, bytes], *expected: str) -> Builder:
+    """An `adapter` row whose folder holds `files`; the error names the row and the file."""
+
+    def build(case: Case) -> tuple[list[str], list[str]]:
+        folder = case.inputs / "adapter"
+        folder.mkdir(parents=True)
+        for name, raw in files.items():
+            (folder / name).write_bytes(raw)
+        body = f"strategies: [zero-shot, {{name: adapter, path: {folder}}}]\n"
+        return case.config_run(body), [str(case.inputs / "run.yaml"), "[strategies[1]]", *expected]
+
+    return build
+
+
+ADAPTER_CASES: dict[str, Builder] = {
+    "adapter-config-not-json": _adapter(
+        {"adapter_config.json": b"{not json", "adapter_model.safetensors": b""},
+        "adapter_config.json",
+        "not valid JSON",
+    ),
+    "adapter-config-not-peft": _adapter(
+        {"adapter_config.json": b'{"model_type": "llama"}'}, "adapter_config.json", "peft_type"
+    ),
+    "adapter-without-weights": _adapter(
+        {"adapter_config.json": json.dumps(PEFT_CONFIG).encode()}, "no adapter weights"
+    ),
+    "adapter-weights-garbled": _adapter(
+        {
+            "adapter_config.json": json.dumps(PEFT_CONFIG).encode(),
+            "adapter_model.safetensors": b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all",
+        },
+        "adapter_model.safetensors",
+        "unreadable",
+    ),
+}
+
+RUN_CASES = {**FLAG_CASES, **CONFIG_CASES, **SUITE_CASES, **MODEL_CASES, **ADAPTER_CASES}
 
 
 @pytest.mark.parametrize("build", RUN_CASES.values(), ids=RUN_CASES.keys())
