@@ -670,3 +670,52 @@ def test_bad_flag_of_a_command_that_reads_a_run_is_one_clear_error(
         assert text in output, f"{text!r} not in:\n{output}"
     assert _snapshot(finished_run) == run_before, "the run folder was changed"
     assert _snapshot(tmp_path) == folder_before, "a file was written"
+
+
+# -- `harness lab myths` -------------------------------------------------------------------
+
+
+def _myths(*flags: str) -> Builder:
+    """`lab myths` with `flags` (INPUTS: the case's inputs folder); the error names the
+    last flag's field or value."""
+
+    def build(case: Case) -> tuple[list[str], list[str]]:
+        values = [f.replace("INPUTS", str(case.inputs)) for f in flags]
+        argv = ["lab", "myths", "--out", str(case.out), "--cache-dir", str(case.cache)]
+        return [*argv, *values], [values[-1] if "INPUTS" in flags[-1] else flags[-2]]
+
+    return build
+
+
+MYTHS_CASES: dict[str, Builder] = {
+    "myths-replicates-zero": _myths("--replicates", "0"),
+    "myths-max-test-examples-zero": _myths("--max-test-examples", "0"),
+    "myths-suites-empty": _myths("--suites", ","),
+    "myths-suite-missing": _myths("--suites", "INPUTS/nope.yaml"),
+    "myths-model-missing": _myths("--model", "INPUTS/no-model"),
+    "myths-facts-suite-missing": _myths("--facts-suite", "INPUTS/nope.yaml"),
+}
+
+
+@pytest.mark.parametrize("build", MYTHS_CASES.values(), ids=MYTHS_CASES.keys())
+def test_bad_input_to_the_myths_lab_is_refused_before_anything_is_written(
+    build: Builder, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = Case(tmp_path, tiny_model)
+    case.inputs.mkdir()
+    argv, expected = build(case)
+    code = _exit_code(argv)
+    captured = capsys.readouterr()
+    _assert_refused(case, argv, expected, captured.out + captured.err, code)
+
+
+def test_myths_lab_out_that_is_a_file_is_refused(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = Case(tmp_path, tiny_model)
+    mine = case.config("my notes\n", "notes.txt")
+    argv = ["lab", "myths", "--out", str(mine), "--cache-dir", str(case.cache)]
+    code = _exit_code([*argv, "--max-test-examples", "2"])
+    captured = capsys.readouterr()
+    _assert_refused(case, argv, [str(mine), "[out]"], captured.out + captured.err, code)
+    assert mine.read_text() == "my notes\n"

@@ -7,6 +7,8 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
+from harness.cli._common import names, whole_number
+
 
 def add_lab_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `lab build-suites`, `lab build-model` and `lab probe` to a CLI."""
@@ -40,6 +42,7 @@ def add_lab_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     myths.add_argument("--model", help="hub id or local folder (default: the demo model)")
     myths.add_argument(
         "--suites",
+        type=names,
         help="comma-separated suite names or suite.yaml paths, targets and forgetting suites "
         "(default: the demo lab's tickets intent and its four skills)",
     )
@@ -50,10 +53,13 @@ def add_lab_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     )
     myths.add_argument("--out", type=Path, default=Path("reports/myths"), help="output folder")
     myths.add_argument(
-        "--replicates", type=int, default=2, help="training seeds per row (default 2)"
+        "--replicates", type=whole_number(1), default=2, help="training seeds per row (default 2)"
     )
     myths.add_argument(
-        "--max-test-examples", type=int, default=100, help="test examples per suite (default 100)"
+        "--max-test-examples",
+        type=whole_number(1),
+        default=100,
+        help="test examples per suite (default 100)",
     )
     myths.add_argument("--cache-dir", help="cache folder (default $HARNESS_CACHE_DIR)")
     myths.set_defaults(func=_myths)
@@ -113,11 +119,7 @@ def _myths(args: argparse.Namespace) -> int:
     from harness.lab.myths import DEMO_FORGETTING, DEMO_TARGET, MythsSetup, run_myths
 
     demo = not args.suites
-    suites = (
-        (DEMO_TARGET, *DEMO_FORGETTING)
-        if demo
-        else tuple(s.strip() for s in args.suites.split(",") if s.strip())
-    )
+    suites = (DEMO_TARGET, *DEMO_FORGETTING) if demo else tuple(args.suites)
     setup = MythsSetup(
         model=args.model,
         suites=suites,

@@ -450,26 +450,42 @@ class MythsOutcome:
 def run_myths(setup: MythsSetup, out: Path, cache_dir: str | None = None) -> MythsOutcome:
     """Run the experiments into `out/<experiment>/` and write `out/myths.html`."""
     from harness.config import parse_config
+    from harness.errors import InputError
     from harness.plugin_manager import load_plugins
-    from harness.runner import Runner, make_plan
+    from harness.run_folder import check_cache_dir
+    from harness.runner import Runner, make_plan, resolve_suite
 
     started = time.monotonic()
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError.single(
+            out, "out", "the output folder is a file", "pass a folder with --out"
+        )
     plugins = load_plugins()
     plugins.raise_for_failures()
+    if cache_dir:
+        check_cache_dir(Path(cache_dir), out / "main")
+    # every input is checked before anything is written: the main matrix is planned (its
+    # model, suites and numbers) and the facts suite found first
     configs = {"main": main_config(setup, out / "main")}
-    if setup.facts_source:
-        from harness.runner import resolve_suite
-
-        source = resolve_suite(setup.facts_source, plugins, plugins.metrics.as_dict(), "myths")
-        suites, updated = write_facts_suites(Path(source.path).parent, out / "suites", setup.seed)
-        configs["facts"] = facts_config(setup, suites, updated, out / "facts")
-    runs: dict[str, Path] = {}
-    for name, data in configs.items():
+    for data in configs.values():
         if cache_dir:
             data["cache_dir"] = cache_dir
-        plan = make_plan(parse_config(data, f"myths {name}"), plugins, f"myths {name}")
+    plans = {"main": make_plan(parse_config(configs["main"], "myths main"), plugins, "myths main")}
+    source = (
+        resolve_suite(setup.facts_source, plugins, plugins.metrics.as_dict(), "myths")
+        if setup.facts_source
+        else None
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    if source is not None:
+        suites, updated = write_facts_suites(Path(source.path).parent, out / "suites", setup.seed)
+        data = facts_config(setup, suites, updated, out / "facts")
+        if cache_dir:
+            data["cache_dir"] = cache_dir
+        plans["facts"] = make_plan(parse_config(data, "myths facts"), plugins, "myths facts")
+    runs: dict[str, Path] = {}
+    for name, plan in plans.items():
         outcome = Runner(plan, plugins).run()
         runs[name] = Path(outcome.run_dir)
     verdicts = judge(runs, plugins.metrics.as_dict())
