@@ -719,3 +719,21 @@ def test_myths_lab_out_that_is_a_file_is_refused(
     captured = capsys.readouterr()
     _assert_refused(case, argv, [str(mine), "[out]"], captured.out + captured.err, code)
     assert mine.read_text() == "my notes\n"
+
+
+# -- `harness new` -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("under", ["", "/plugins"], ids=["is-a-file", "under-a-file"])
+def test_new_with_a_dir_that_is_a_file_is_one_clear_error(
+    under: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "notes.txt"
+    mine.write_text("my notes\n")
+    code = _exit_code(["new", "strategy", "my-strategy", "--dir", f"{mine}{under}"])
+    output = "".join(capsys.readouterr())
+    assert code == 2, output
+    assert "Traceback" not in output, output
+    assert "[dir]" in output and f"{mine} is a file" in output, output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    assert mine.read_text() == "my notes\n"

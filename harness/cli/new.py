@@ -55,6 +55,11 @@ def write_plugin_package(kind: str, name: str, parent: Path) -> Path:
             "use lower-case letters, digits, '-' or '_', starting with a letter",
         )
     slug = name.replace("_", "-")
+    existing = next(p for p in (Path(parent), *Path(parent).absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise InputError.single(
+            str(parent), "dir", f"{existing} is a file, not a folder", "pass a folder with --dir"
+        )
     folder = Path(parent) / f"harness-{slug}"
     if folder.exists():
         raise InputError.single(
