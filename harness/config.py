@@ -183,6 +183,23 @@ class StrategyEntry(BaseModel):
 
     _flags = field_validator("timeout", mode="before")(_not_a_flag)
 
+    @field_validator("label")
+    @classmethod
+    def _plain_label(cls, value: str | None) -> str | None:
+        # a row's name heads reports and names its artifacts folder
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError("a label is empty: name the row, or leave `label` out")
+        if any(c in value for c in "/\\") or value.strip() in (".", ".."):
+            raise ValueError(
+                f"label {value!r} is not a plain name: write it without '/' or '\\' "
+                "(it names the row's folder in the run folder)"
+            )
+        if any(ord(c) < 32 for c in value):
+            raise ValueError(f"label {value!r} holds a line break or control character")
+        return value
+
     @field_validator("timeout")
     @classmethod
     def _positive(cls, value: float | Timeouts | None) -> float | Timeouts | None:

@@ -230,6 +230,20 @@ CONFIG_CASES: dict[str, Builder] = {
     "config-executor-cpus-true": _config_body(
         "executor: {name: ray, cpus_per_unit: true}\n", "[executor.cpus_per_unit]"
     ),
+    "config-label-climbs-out": _config_body(
+        "strategies: [zero-shot, {name: few-shot, label: '../../outside'}]\n",
+        "[strategies.1.label]",
+        "not a plain name",
+    ),
+    "config-label-dot-dot": _config_body(
+        "strategies: [zero-shot, {name: few-shot, label: '..'}]\n", "[strategies.1.label]"
+    ),
+    "config-label-empty": _config_body(
+        "strategies: [zero-shot, {name: few-shot, label: ''}]\n", "[strategies.1.label]", "empty"
+    ),
+    "config-label-line-break": _config_body(
+        'strategies: [zero-shot, {name: few-shot, label: "a\\nb"}]\n', "[strategies.1.label]"
+    ),
     "config-tracking-unknown-reporter": _config_body(
         "tracking: {mlflw: {experiment: x}}\n", "[tracking.mlflw]", "['mlflow', 'wandb']"
     ),
@@ -737,3 +751,14 @@ def test_new_with_a_dir_that_is_a_file_is_one_clear_error(
     assert "[dir]" in output and f"{mine} is a file" in output, output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     assert mine.read_text() == "my notes\n"
+
+
+def test_artifacts_of_a_row_stay_in_its_run_folder_whatever_its_name(tmp_path: Path) -> None:
+    from harness.run_folder import artifacts_dir
+
+    run = tmp_path / "run"
+    for row in ("rag[corpus=../../../../elsewhere]", "a/b", "..", "x\\..\\y", "lora[r=8]"):
+        folder = artifacts_dir(run, row)
+        assert folder.parent == run / "artifacts", row
+        assert folder.resolve().is_relative_to((run / "artifacts").resolve()), row
+    assert artifacts_dir(run, "lora[r=8]").name == "lora[r=8]"
