@@ -354,7 +354,22 @@ SUITE_CASES: dict[str, Builder] = {
     "multitask-target-without-train": lambda case: _no_train(case, "multitask"),
     "lora+rag-target-without-train": lambda case: _no_train(case, "lora+rag"),
     "few-shot-forgetting-without-train": lambda case: _few_shot_forgetting(case),
+    "dataset-id-empty": lambda case: _dataset_split(case, {"dataset": "", "split": "test"}),
+    "dataset-files-latin1": lambda case: _dataset_split(
+        case, {"dataset": "json", "split": "train", "data_files": "data/latin1.jsonl"}
+    ),
 }
+
+
+def _dataset_split(case: Case, test: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The test split read with `datasets` (a Latin-1 file beside it for `data_files`)."""
+    pytest.importorskip("datasets")
+    path = case.suite(yaml_overrides={"splits": {"test": test}})
+    (path.parent / "data" / "latin1.jsonl").write_bytes(
+        '{"id": "t", "input": "caf\xe9", "target": "positive"}\n'.encode("latin-1")
+    )
+    expected = ["[splits.test.dataset]"] if not test["dataset"] else ["dataset json", "UTF-8"]
+    return case.run_args(suites=str(path)), expected
 
 
 def _broken_corpus(case: Case) -> tuple[list[str], list[str]]:
@@ -505,8 +520,19 @@ RUN_CASES = {**FLAG_CASES, **CONFIG_CASES, **SUITE_CASES, **MODEL_CASES, **ADAPT
 
 @pytest.mark.parametrize("build", RUN_CASES.values(), ids=RUN_CASES.keys())
 def test_bad_input_to_run_is_one_clear_error_and_nothing_is_written(
-    build: Builder, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    build: Builder,
+    tiny_model: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # datasets caches what it builds: in this test's folder, never the user's cache
+    try:
+        import datasets
+    except ImportError:
+        pass
+    else:
+        monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
     case = Case(tmp_path, tiny_model)
     argv, expected = build(case)
     before = _snapshot(case.inputs)
