@@ -515,7 +515,34 @@ ADAPTER_CASES: dict[str, Builder] = {
     ),
 }
 
-RUN_CASES = {**FLAG_CASES, **CONFIG_CASES, **SUITE_CASES, **MODEL_CASES, **ADAPTER_CASES}
+# -- hosted models: `model: {backend: openai, ...}` ----------------------------------------
+
+
+def _openai(settings: str, *expected: str) -> Builder:
+    """A run on an OpenAI-compatible server (never reached: the settings are refused)."""
+
+    def build(case: Case) -> tuple[list[str], list[str]]:
+        model = "{backend: openai, name: m, base_url: 'http://127.0.0.1:9/v1', api_key_env: null"
+        path = case.config(f"model: {model}, {settings}}}\nsuites: [{case.suite()}]\n")
+        argv = ["run", str(path), "--out", str(case.out), "--cache-dir", str(case.cache)]
+        return argv, [str(path), "[model]", *expected]
+
+    return build
+
+
+HOSTED_CASES: dict[str, Builder] = {
+    "openai-timeout-infinite": _openai("timeout: .inf", "timeout"),
+    "openai-price-nan": _openai("price_input_per_million: .nan", "price"),
+}
+
+RUN_CASES = {
+    **FLAG_CASES,
+    **CONFIG_CASES,
+    **SUITE_CASES,
+    **MODEL_CASES,
+    **ADAPTER_CASES,
+    **HOSTED_CASES,
+}
 
 
 @pytest.mark.parametrize("build", RUN_CASES.values(), ids=RUN_CASES.keys())
