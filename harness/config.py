@@ -24,16 +24,48 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
 )
 
 from harness._yaml import LineMap, line_of, load_yaml
 from harness.errors import InputError, Problem
-from harness.gate import GateConfig
+from harness.gate import MAX_RESAMPLES, GateConfig
 from harness.models.options import DEVICE_HELP, DTYPE_HELP, device_error, dtype_error
 from harness.reporting.recommend import DecisionConstraints
 from harness.sweeps import SweepPoint, apply_point, expand_sweep, sweep_key_problems
+
+#: the longest time limit, in seconds (about 31 years): longer ones overflow the clock
+#: the limits wait on; `null` is the way to say "no limit"
+MAX_TIMEOUT_S = 1e9
+
+#: the most seeds per seed-dependent row
+MAX_REPLICATES = 1000
+
+#: seeds are 32-bit unsigned integers (numpy's, which training seeds through)
+MAX_SEED = 2**32 - 1
+
+
+def _not_a_flag(value: Any) -> Any:
+    """A number field given `true`/`false`, which pydantic would read as 1 or 0."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, got {str(value).lower()}")
+    return value
+
+
+def _seconds(value: float | None) -> float | None:
+    """A time limit: a positive, finite number of seconds no longer than MAX_TIMEOUT_S."""
+    if value is None:
+        return value
+    if not value > 0:  # also NaN
+        raise ValueError("a timeout must be a positive number of seconds (null for no limit)")
+    if value > MAX_TIMEOUT_S:
+        raise ValueError(
+            f"a timeout must be at most {MAX_TIMEOUT_S:.0e} seconds, got {value:g} "
+            "(null for no limit)"
+        )
+    return value
 
 
 class Timeouts(BaseModel):
@@ -41,8 +73,11 @@ class Timeouts(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    adapt: float | None = Field(None, gt=0, description="adapting the row")
-    cell: float | None = Field(None, gt=0, description="evaluating one suite")
+    adapt: float | None = Field(None, description="adapting the row")
+    cell: float | None = Field(None, description="evaluating one suite")
+
+    _flags = field_validator("adapt", "cell", mode="before")(_not_a_flag)
+    _limits = field_validator("adapt", "cell")(_seconds)
 
     @model_serializer(mode="wrap")
     def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -112,6 +147,10 @@ class ExecutorConfig(BaseModel):
         2, ge=0, description="ray: retries of a unit whose worker process died"
     )
 
+    _flags = field_validator("gpus_per_unit", "cpus_per_unit", "max_retries", mode="before")(
+        _not_a_flag
+    )
+
 
 class StrategyEntry(BaseModel):
     """One strategy of the matrix, with its settings."""
@@ -142,11 +181,30 @@ class StrategyEntry(BaseModel):
     def _model_forms(cls, value: Any) -> Any:
         return _normalise_model(value)
 
+    _flags = field_validator("timeout", mode="before")(_not_a_flag)
+
+    @field_validator("label")
+    @classmethod
+    def _plain_label(cls, value: str | None) -> str | None:
+        # a row's name heads reports and names its artifacts folder
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError("a label is empty: name the row, or leave `label` out")
+        if any(c in value for c in "/\\") or value.strip() in (".", ".."):
+            raise ValueError(
+                f"label {value!r} is not a plain name: write it without '/' or '\\' "
+                "(it names the row's folder in the run folder)"
+            )
+        if any(ord(c) < 32 for c in value):
+            raise ValueError(f"label {value!r} holds a line break or control character")
+        return value
+
     @field_validator("timeout")
     @classmethod
     def _positive(cls, value: float | Timeouts | None) -> float | Timeouts | None:
-        if isinstance(value, int | float) and value <= 0:
-            raise ValueError("a timeout must be a positive number of seconds")
+        if isinstance(value, int | float):
+            _seconds(value)
         return value
 
     def timeouts(
@@ -283,10 +341,11 @@ class RunConfig(BaseModel):
         default_factory=list,
         description="suite names or suite.yaml paths, or {name, metrics, primary_metric}",
     )
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     replicates: int = Field(
         1,
         ge=1,
+        le=MAX_REPLICATES,
         description="seeds per seed-dependent row (training, sampled demonstrations): "
         "replicate r uses seed + r; deterministic rows run once",
     )
@@ -296,13 +355,13 @@ class RunConfig(BaseModel):
     dtype: str = "auto"
     chat_template: str = Field("auto", pattern="^(auto|on|off)$")
     trust_remote_code: bool = False
-    bootstrap_resamples: int = Field(1000, ge=100)
+    bootstrap_resamples: int = Field(1000, ge=100, le=MAX_RESAMPLES)
     max_test_examples: int | None = Field(None, ge=1, description="evaluate at most N per suite")
     adapt_timeout: float | None = Field(
-        None, gt=0, description="seconds for adapting one row; null (default) for no limit"
+        None, description="seconds for adapting one row; null (default) for no limit"
     )
     cell_timeout: float | None = Field(
-        3600, gt=0, description="seconds for evaluating one strategy on one suite; null for none"
+        3600, description="seconds for evaluating one strategy on one suite; null for none"
     )
     block_plugins: list[str] = Field(default_factory=list)
     cache: bool = Field(True, description="reuse cached artifacts and predictions")
@@ -321,6 +380,29 @@ class RunConfig(BaseModel):
     decision: DecisionConstraints | None = Field(
         None, description="constraints of the recommendation (see README, Decision report)"
     )
+
+    _flags = field_validator(
+        "seed",
+        "replicates",
+        "batch_size",
+        "bootstrap_resamples",
+        "max_test_examples",
+        "adapt_timeout",
+        "cell_timeout",
+        mode="before",
+    )(_not_a_flag)
+    _limits = field_validator("adapt_timeout", "cell_timeout")(_seconds)
+
+    @field_validator("replicates")
+    @classmethod
+    def _seeds_fit(cls, value: int, info: ValidationInfo) -> int:
+        seed = info.data.get("seed")
+        if isinstance(seed, int) and seed + value - 1 > MAX_SEED:
+            raise ValueError(
+                f"the replicates' seeds run from {seed} to {seed + value - 1}, past the "
+                f"largest seed {MAX_SEED}: lower `seed` or `replicates`"
+            )
+        return value
 
     @field_validator("suites", mode="before")
     @classmethod

@@ -66,6 +66,10 @@ class SuiteGate(BaseModel):
     )
 
 
+#: the most bootstrap resamples: each one holds a copy of the paired scores in memory
+MAX_RESAMPLES = 100_000
+
+
 class GateConfig(BaseModel):
     """The `gate:` section of a run config: what `harness check` allows to drop.
 
@@ -96,8 +100,10 @@ class GateConfig(BaseModel):
     fail_on_missing: bool = Field(
         False, description="fail when a strategy, suite or metric of the baseline is missing"
     )
-    bootstrap_resamples: int = Field(1000, ge=100, description="resamples of paired bootstraps")
-    seed: int = Field(0, description="seed of the paired bootstrap")
+    bootstrap_resamples: int = Field(
+        1000, ge=100, le=MAX_RESAMPLES, description="resamples of paired bootstraps"
+    )
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the paired bootstrap")
 
     @field_validator("metrics", mode="before")
     @classmethod

@@ -43,6 +43,15 @@ _RUN_ENTRIES = frozenset(
         "artifacts",
     }
 )
+
+
+def artifacts_dir(run_dir: Path, row: str) -> Path:
+    """The folder of a row's artifacts in a run folder: `artifacts/<row>`, the row name
+    made one plain folder name (a sweep value such as a path may hold '/' or '..')."""
+    name = re.sub(r"[/\\\x00-\x1f]", "_", row)
+    return Path(run_dir) / "artifacts" / ("_" if name in ("", ".", "..") else name)
+
+
 #: prefix of the temp folders that training checkpoints into (in the system temp folder)
 TRAIN_SCRATCH_PREFIX = "harness-train-"
 _HIDDEN = re.compile(r"^\.(?P<name>.+)\.(?P<kind>staging|old)-(?P<pid>\d+)-[0-9a-f]+$")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -223,6 +224,7 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
                     f"use one of {plugins.reporters.names()}",
                 )
             )
+    problems += _tracking_problems(config, plugins, source)
     if not config.strategies:
         problems.append(Problem(source, "strategies", "no strategies to run", "list strategies"))
     base: ResolvedModel | None = None
@@ -250,6 +252,37 @@ def make_plan(config: RunConfig, plugins: Plugins, source: str = "run config") -
         else:
             expanded.append(replace(planned, targets=targets))
     return Plan(config, model, tuple(expanded), tuple(suites), metrics, base)
+
+
+def _tracking_problems(config: RunConfig, plugins: Plugins, source: str) -> list[Problem]:
+    """The `tracking:` sections: each names a reporter that takes settings, and fits them."""
+    problems: list[Problem] = []
+    takes = [n for n in plugins.reporters.names() if plugins.reporters[n].settings is not None]
+    for name, section in config.tracking.items():
+        schema = plugins.reporters[name].settings if name in plugins.reporters else None
+        if schema is None:
+            problems.append(
+                Problem(
+                    source,
+                    f"tracking.{name}",
+                    f"no reporter {name!r} takes tracking settings",
+                    f"use one of {takes}, or check the spelling",
+                )
+            )
+            continue
+        try:
+            schema.model_validate(section)
+        except ValidationError as e:
+            for err in e.errors():
+                field = ".".join(("tracking", name, *(str(p) for p in err["loc"])))
+                message = (
+                    f"unknown setting {str(err['loc'][-1])!r}"
+                    if err["type"] == "extra_forbidden"
+                    else err["msg"]
+                )
+                fix = f"check the {name} reporter's settings (docs/tracking.md)"
+                problems.append(Problem(source, field, message, fix))
+    return problems
 
 
 def _backend_problems(

@@ -44,7 +44,9 @@ class HubSource(_Strict):
     """A split read with `datasets.load_dataset`."""
 
     dataset: str = Field(
-        description="a Hub id, a builder (csv, json, parquet) with data_files, or a folder"
+        min_length=1,
+        pattern=r"\S",
+        description="a Hub id, a builder (csv, json, parquet) with data_files, or a folder",
     )
     name: str | None = Field(None, description="the dataset's configuration name")
     split: str = Field(description="the dataset's split, e.g. test or validation[:200]")
@@ -204,7 +206,16 @@ def load_source(source: str | HubSource | DiskSource, root: Path) -> LoadedSourc
             "check its name, config, split and revision; offline, it must be in the local "
             "cache (load it once online, or point HF_DATASETS_CACHE at that cache)",
         )
-    rows = tuple((number, record, None) for number, record in enumerate(dataset, start=1))
+    try:
+        rows = tuple((number, record, None) for number, record in enumerate(dataset, start=1))
+    except UnicodeDecodeError as e:
+        # the json and csv builders keep undecodable bytes, which fail only when read
+        return _unreadable(
+            where,
+            f"the dataset holds text that is not UTF-8 ({e.reason}, "
+            f"byte 0x{e.object[e.start]:02x})",
+            "save its data files as UTF-8",
+        )
     digest = hashlib.sha256()
     for _, record, _ in rows:
         digest.update(json.dumps(record, sort_keys=True, default=str).encode())

@@ -58,6 +58,43 @@ class AdapterSettings:
                 f"{self.path!r} is not a PEFT adapter folder (no {_ADAPTER_CONFIG}); save one "
                 "with model.save_pretrained on a PeftModel"
             )
+        _check_adapter_files(folder)
+
+
+#: the weights file names PEFT saves an adapter under
+_ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def _check_adapter_files(folder: Path) -> None:
+    """The adapter folder's config is a PEFT config and its weights are whole, checked
+    before the run (PEFT would fail only when the row adapts, or look for the folder on
+    the Hub)."""
+    import zipfile
+
+    from harness.models.options import _safetensors_error
+
+    again = "save the adapter again with model.save_pretrained on a PeftModel"
+    config = folder / _ADAPTER_CONFIG
+    try:
+        data = json.loads(config.read_bytes())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ValueError(f"{config} is not valid JSON ({e}): {again}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("peft_type"), str):
+        raise ValueError(f"{config} is not a PEFT adapter config (no peft_type): {again}")
+    weights = [folder / name for name in _ADAPTER_WEIGHTS if (folder / name).is_file()]
+    if not weights:
+        names = " or ".join(_ADAPTER_WEIGHTS)
+        raise ValueError(f"{folder} has no adapter weights ({names}): {again}")
+    for path in weights:
+        error = (
+            _safetensors_error(path)
+            if path.suffix == ".safetensors"
+            else None
+            if zipfile.is_zipfile(path)
+            else "not a whole torch archive"
+        )
+        if error:
+            raise ValueError(f"{path} is unreadable ({error}): {again}")
 
 
 class ArtifactPredictor(Predictor):

@@ -8,6 +8,7 @@ a model, never when the plugin is listed.
 from __future__ import annotations
 
 import importlib.util
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -138,11 +139,19 @@ class OpenAISettings:
             raise ValueError(f"endpoint must be one of {list(_ENDPOINTS)}, got {self.endpoint!r}")
         if self.logprobs and self.endpoint != "completions":
             raise ValueError("logprobs: true needs endpoint: completions (prompt echo)")
-        if self.max_concurrency < 1 or self.max_retries < 0 or self.timeout <= 0:
+        if self.max_concurrency < 1 or self.max_retries < 0 or not self.timeout > 0:
             raise ValueError("max_concurrency >= 1, max_retries >= 0 and timeout > 0 are needed")
+        if not math.isfinite(self.timeout) or self.timeout > _MAX_TIMEOUT_S:
+            raise ValueError(
+                f"timeout is seconds per request, at most {_MAX_TIMEOUT_S:.0e}, got {self.timeout}"
+            )
         for price in (self.price_input_per_million, self.price_output_per_million):
-            if price is not None and price < 0:
-                raise ValueError("prices must not be negative")
+            if price is not None and not (math.isfinite(price) and price >= 0):
+                raise ValueError(f"a price must be a finite number of at least 0, got {price}")
+
+
+#: the longest request timeout, in seconds (longer ones overflow the client's clock)
+_MAX_TIMEOUT_S = 1e9
 
 
 class OpenAIBackend(Backend):

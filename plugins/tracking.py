@@ -159,6 +159,7 @@ class MlflowReporter(Reporter):
         "one MLflow run per harness run: metrics with CIs and deltas, costs, the report "
         "(extra: harness[mlflow])"
     )
+    settings: ClassVar[type[BaseModel] | None] = MlflowSettings
 
     def render(self, context: ReportContext) -> None:
         settings = _settings(context.run_dir, "mlflow", MlflowSettings)
@@ -247,6 +248,7 @@ class WandbReporter(Reporter):
         "one W&B run per harness run, offline too: metrics with CIs and deltas, costs, the "
         "report (extra: harness[wandb])"
     )
+    settings: ClassVar[type[BaseModel] | None] = WandbSettings
 
     def render(self, context: ReportContext) -> None:
         settings = _settings(context.run_dir, "wandb", WandbSettings)

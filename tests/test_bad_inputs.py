@@ -144,6 +144,8 @@ FLAG_CASES: dict[str, Builder] = {
         ["--strategies"],
     ),
     "suites-empty": lambda case: (case.run_args(suites=","), ["--suites"]),
+    "replicates-huge": _flag("--replicates", "100000000000000000000"),
+    "seed-past-32-bits": _flag("--seed", "4294967296"),
     "model-empty": lambda case: (case.run_args(model=""), ["[model]", "empty"]),
 }
 
@@ -204,6 +206,64 @@ CONFIG_CASES: dict[str, Builder] = {
             str(case.cache),
         ],
         [str(case.inputs / "run.yaml"), "[model]"],
+    ),
+    "config-replicates-huge": _config_body(
+        "replicates: 100000000000000000000\n", "[replicates]", "1000"
+    ),
+    "config-replicates-true": _config_body("replicates: true\n", "[replicates]", "got true"),
+    "config-replicate-seeds-past-the-largest": _config_body(
+        "seed: 4294967295\nreplicates: 2\n", "[replicates]", "4294967296"
+    ),
+    "config-seed-past-32-bits": _config_body("seed: 4294967296\n", "[seed]"),
+    "config-batch-size-true": _config_body("batch_size: true\n", "[batch_size]", "got true"),
+    "config-timeout-infinite": _config_body(
+        "strategies: [{name: zero-shot, timeout: .inf}]\n",
+        "[strategies.0.timeout]",
+        "null for no limit",
+    ),
+    "config-timeout-nan": _config_body(
+        "strategies: [{name: zero-shot, timeout: .nan}]\n", "[strategies.0.timeout]"
+    ),
+    "config-timeout-true": _config_body(
+        "strategies: [{name: zero-shot, timeout: true}]\n", "[strategies.0.timeout]", "got true"
+    ),
+    "config-timeouts-cell-infinite": _config_body(
+        "strategies: [{name: zero-shot, timeout: {cell: .inf}}]\n", "timeout.Timeouts.cell]"
+    ),
+    "config-cell-timeout-huge": _config_body("cell_timeout: 1.0e+300\n", "[cell_timeout]"),
+    "config-adapt-timeout-infinite": _config_body("adapt_timeout: .inf\n", "[adapt_timeout]"),
+    "config-executor-cpus-true": _config_body(
+        "executor: {name: ray, cpus_per_unit: true}\n", "[executor.cpus_per_unit]"
+    ),
+    "config-label-climbs-out": _config_body(
+        "strategies: [zero-shot, {name: few-shot, label: '../../outside'}]\n",
+        "[strategies.1.label]",
+        "not a plain name",
+    ),
+    "config-label-dot-dot": _config_body(
+        "strategies: [zero-shot, {name: few-shot, label: '..'}]\n", "[strategies.1.label]"
+    ),
+    "config-label-empty": _config_body(
+        "strategies: [zero-shot, {name: few-shot, label: ''}]\n", "[strategies.1.label]", "empty"
+    ),
+    "config-label-line-break": _config_body(
+        'strategies: [zero-shot, {name: few-shot, label: "a\\nb"}]\n', "[strategies.1.label]"
+    ),
+    "config-tracking-unknown-reporter": _config_body(
+        "tracking: {mlflw: {experiment: x}}\n", "[tracking.mlflw]", "['mlflow', 'wandb']"
+    ),
+    "config-tracking-mlflow-unknown-setting": _config_body(
+        "reporters: [terminal, mlflow]\ntracking: {mlflow: {experment: x}}\n",
+        "[tracking.mlflow.experment]",
+        "unknown setting",
+    ),
+    "config-tracking-mlflow-wrong-type": _config_body(
+        "reporters: [terminal, mlflow]\ntracking: {mlflow: {nested_runs: maybe}}\n",
+        "[tracking.mlflow.nested_runs]",
+    ),
+    "config-tracking-wandb-mode": _config_body(
+        "reporters: [terminal, wandb]\ntracking: {wandb: {mode: offlin}}\n",
+        "[tracking.wandb.mode]",
     ),
     "config-is-a-folder": lambda case: (
         ["run", str(case.suite().parent), "--out", str(case.out), "--cache-dir", str(case.cache)],
@@ -303,7 +363,22 @@ SUITE_CASES: dict[str, Builder] = {
         case.run_args(suites=str(case.suite(yaml_overrides={"labels": [True, False]}))),
         ["1 problem found", "[labels]", "label True is not text", "quote the labels"],
     ),
+    "dataset-id-empty": lambda case: _dataset_split(case, {"dataset": "", "split": "test"}),
+    "dataset-files-latin1": lambda case: _dataset_split(
+        case, {"dataset": "json", "split": "train", "data_files": "data/latin1.jsonl"}
+    ),
 }
+
+
+def _dataset_split(case: Case, test: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The test split read with `datasets` (a Latin-1 file beside it for `data_files`)."""
+    pytest.importorskip("datasets")
+    path = case.suite(yaml_overrides={"splits": {"test": test}})
+    (path.parent / "data" / "latin1.jsonl").write_bytes(
+        '{"id": "t", "input": "caf\xe9", "target": "positive"}\n'.encode("latin-1")
+    )
+    expected = ["[splits.test.dataset]"] if not test["dataset"] else ["dataset json", "UTF-8"]
+    return case.run_args(suites=str(path)), expected
 
 
 def _broken_corpus(case: Case) -> tuple[list[str], list[str]]:
@@ -407,13 +482,93 @@ MODEL_CASES: dict[str, Builder] = {
     ),
 }
 
-RUN_CASES = {**FLAG_CASES, **CONFIG_CASES, **SUITE_CASES, **MODEL_CASES}
+
+# -- models trained elsewhere: `adapter` folders ------------------------------------------
+
+PEFT_CONFIG = {"peft_type": "LORA", "r": 4, "target_modules": ["q_proj"]}
+
+
+def _adapter(files: dict[str, bytes], *expected: str) -> Builder:
+    """An `adapter` row whose folder holds `files`; the error names the row and the file."""
+
+    def build(case: Case) -> tuple[list[str], list[str]]:
+        folder = case.inputs / "adapter"
+        folder.mkdir(parents=True)
+        for name, raw in files.items():
+            (folder / name).write_bytes(raw)
+        body = f"strategies: [zero-shot, {{name: adapter, path: {folder}}}]\n"
+        return case.config_run(body), [str(case.inputs / "run.yaml"), "[strategies[1]]", *expected]
+
+    return build
+
+
+ADAPTER_CASES: dict[str, Builder] = {
+    "adapter-config-not-json": _adapter(
+        {"adapter_config.json": b"{not json", "adapter_model.safetensors": b""},
+        "adapter_config.json",
+        "not valid JSON",
+    ),
+    "adapter-config-not-peft": _adapter(
+        {"adapter_config.json": b'{"model_type": "llama"}'}, "adapter_config.json", "peft_type"
+    ),
+    "adapter-without-weights": _adapter(
+        {"adapter_config.json": json.dumps(PEFT_CONFIG).encode()}, "no adapter weights"
+    ),
+    "adapter-weights-garbled": _adapter(
+        {
+            "adapter_config.json": json.dumps(PEFT_CONFIG).encode(),
+            "adapter_model.safetensors": b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all",
+        },
+        "adapter_model.safetensors",
+        "unreadable",
+    ),
+}
+
+# -- hosted models: `model: {backend: openai, ...}` ----------------------------------------
+
+
+def _openai(settings: str, *expected: str) -> Builder:
+    """A run on an OpenAI-compatible server (never reached: the settings are refused)."""
+
+    def build(case: Case) -> tuple[list[str], list[str]]:
+        model = "{backend: openai, name: m, base_url: 'http://127.0.0.1:9/v1', api_key_env: null"
+        path = case.config(f"model: {model}, {settings}}}\nsuites: [{case.suite()}]\n")
+        argv = ["run", str(path), "--out", str(case.out), "--cache-dir", str(case.cache)]
+        return argv, [str(path), "[model]", *expected]
+
+    return build
+
+
+HOSTED_CASES: dict[str, Builder] = {
+    "openai-timeout-infinite": _openai("timeout: .inf", "timeout"),
+    "openai-price-nan": _openai("price_input_per_million: .nan", "price"),
+}
+
+RUN_CASES = {
+    **FLAG_CASES,
+    **CONFIG_CASES,
+    **SUITE_CASES,
+    **MODEL_CASES,
+    **ADAPTER_CASES,
+    **HOSTED_CASES,
+}
 
 
 @pytest.mark.parametrize("build", RUN_CASES.values(), ids=RUN_CASES.keys())
 def test_bad_input_to_run_is_one_clear_error_and_nothing_is_written(
-    build: Builder, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    build: Builder,
+    tiny_model: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # datasets caches what it builds: in this test's folder, never the user's cache
+    try:
+        import datasets
+    except ImportError:
+        pass
+    else:
+        monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
     case = Case(tmp_path, tiny_model)
     argv, expected = build(case)
     before = _snapshot(case.inputs)
@@ -439,6 +594,9 @@ VALIDATE_CASES: dict[str, Builder] = {
     "validate-device": _validate_config("device: gpu0\n", "[device]"),
     "validate-dtype": _validate_config("dtype: fp8\n", "[dtype]"),
     "validate-empty-config": _config_file(b"\n"),
+    "validate-tracking-setting": _validate_config(
+        "tracking: {wandb: {projct: x}}\n", "[tracking.wandb.projct]"
+    ),
     "validate-duplicate-key": _validate_config("seed: 1\nseed: 2\n", "[seed]", "lines 2 and 3"),
     "validate-sft-without-train": lambda case: (
         ["validate", str(case.config(f"suites: [{case.suite(train=None)}]\nstrategies: [sft]\n"))],
@@ -521,3 +679,148 @@ def test_a_10_mb_input_line_is_read_whole(tmp_path: Path) -> None:
     path = write_suite(tmp_path)
     write_jsonl(path.parent / "data" / "test.jsonl", records)
     assert load_suite(path).test[1].input == long_input
+
+
+# -- flags of `harness check` and `harness compare` ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run folder (zero-shot on a toy suite) for the commands that read one."""
+    root = tmp_path_factory.mktemp("finished")
+    suite = write_suite(root / "suites")
+    out = root / "run"
+    argv = ["run", "--model", str(tiny_model), "--suites", str(suite), "--strategies"]
+    argv += ["zero-shot", "--out", str(out), "--cache-dir", str(root / "cache")]
+    assert main([*argv, "--reporter", "terminal"]) == 0
+    return out
+
+
+def _check(*flags: str) -> Callable[[Path, Path], tuple[list[str], list[str]]]:
+    def build(run: Path, folder: Path) -> tuple[list[str], list[str]]:
+        values = [f.replace("FOLDER", str(folder)) for f in flags]
+        return ["check", str(run), "--baseline", str(run), *values], [flags[-2]]
+
+    return build
+
+
+def _compare(*flags: str) -> Callable[[Path, Path], tuple[list[str], list[str]]]:
+    def build(run: Path, folder: Path) -> tuple[list[str], list[str]]:
+        values = [f.replace("FOLDER", str(folder)) for f in flags]
+        return ["compare", str(run), str(run), *values], [flags[-2]]
+
+    return build
+
+
+READER_CASES: dict[str, Callable[[Path, Path], tuple[list[str], list[str]]]] = {
+    "check-seed-negative": _check("--seed", "-1"),
+    "check-seed-past-32-bits": _check("--seed", "4294967296"),
+    "check-resamples-huge": _check("--resamples", "100000000000000"),
+    "check-metric-without-max-drop": _check("--metric", "accuracy="),
+    "check-junit-is-a-folder": _check("--junit", "FOLDER"),
+    "check-markdown-is-a-folder": _check("--markdown", "FOLDER"),
+    "check-junit-under-a-file": _check("--junit", "FOLDER/notes.txt/gate.xml"),
+    "compare-alpha-above-one": _compare("--alpha", "2"),
+    "compare-alpha-negative": _compare("--alpha", "-0.1"),
+    "compare-alpha-nan": _compare("--alpha", "nan"),
+    "compare-json-is-a-folder": _compare("--json", "FOLDER"),
+}
+
+
+@pytest.mark.parametrize("build", READER_CASES.values(), ids=READER_CASES.keys())
+def test_bad_flag_of_a_command_that_reads_a_run_is_one_clear_error(
+    build: Callable[[Path, Path], tuple[list[str], list[str]]],
+    finished_run: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n")
+    argv, expected = build(finished_run, tmp_path)
+    run_before, folder_before = _snapshot(finished_run), _snapshot(tmp_path)
+    code = _exit_code(argv)
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
+    assert code == 2, output
+    assert "Traceback" not in output, output
+    for text in expected:
+        assert text in output, f"{text!r} not in:\n{output}"
+    assert _snapshot(finished_run) == run_before, "the run folder was changed"
+    assert _snapshot(tmp_path) == folder_before, "a file was written"
+
+
+# -- `harness lab myths` -------------------------------------------------------------------
+
+
+def _myths(*flags: str) -> Builder:
+    """`lab myths` with `flags` (INPUTS: the case's inputs folder); the error names the
+    last flag's field or value."""
+
+    def build(case: Case) -> tuple[list[str], list[str]]:
+        values = [f.replace("INPUTS", str(case.inputs)) for f in flags]
+        argv = ["lab", "myths", "--out", str(case.out), "--cache-dir", str(case.cache)]
+        return [*argv, *values], [values[-1] if "INPUTS" in flags[-1] else flags[-2]]
+
+    return build
+
+
+MYTHS_CASES: dict[str, Builder] = {
+    "myths-replicates-zero": _myths("--replicates", "0"),
+    "myths-max-test-examples-zero": _myths("--max-test-examples", "0"),
+    "myths-suites-empty": _myths("--suites", ","),
+    "myths-suite-missing": _myths("--suites", "INPUTS/nope.yaml"),
+    "myths-model-missing": _myths("--model", "INPUTS/no-model"),
+    "myths-facts-suite-missing": _myths("--facts-suite", "INPUTS/nope.yaml"),
+}
+
+
+@pytest.mark.parametrize("build", MYTHS_CASES.values(), ids=MYTHS_CASES.keys())
+def test_bad_input_to_the_myths_lab_is_refused_before_anything_is_written(
+    build: Builder, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = Case(tmp_path, tiny_model)
+    case.inputs.mkdir()
+    argv, expected = build(case)
+    code = _exit_code(argv)
+    captured = capsys.readouterr()
+    _assert_refused(case, argv, expected, captured.out + captured.err, code)
+
+
+def test_myths_lab_out_that_is_a_file_is_refused(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = Case(tmp_path, tiny_model)
+    mine = case.config("my notes\n", "notes.txt")
+    argv = ["lab", "myths", "--out", str(mine), "--cache-dir", str(case.cache)]
+    code = _exit_code([*argv, "--max-test-examples", "2"])
+    captured = capsys.readouterr()
+    _assert_refused(case, argv, [str(mine), "[out]"], captured.out + captured.err, code)
+    assert mine.read_text() == "my notes\n"
+
+
+# -- `harness new` -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("under", ["", "/plugins"], ids=["is-a-file", "under-a-file"])
+def test_new_with_a_dir_that_is_a_file_is_one_clear_error(
+    under: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "notes.txt"
+    mine.write_text("my notes\n")
+    code = _exit_code(["new", "strategy", "my-strategy", "--dir", f"{mine}{under}"])
+    output = "".join(capsys.readouterr())
+    assert code == 2, output
+    assert "Traceback" not in output, output
+    assert "[--dir]" in output and "is a file" in output and str(mine) in output, output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    assert mine.read_text() == "my notes\n"
+
+
+def test_artifacts_of_a_row_stay_in_its_run_folder_whatever_its_name(tmp_path: Path) -> None:
+    from harness.run_folder import artifacts_dir
+
+    run = tmp_path / "run"
+    for row in ("rag[corpus=../../../../elsewhere]", "a/b", "..", "x\\..\\y", "lora[r=8]"):
+        folder = artifacts_dir(run, row)
+        assert folder.parent == run / "artifacts", row
+        assert folder.resolve().is_relative_to((run / "artifacts").resolve()), row
+    assert artifacts_dir(run, "lora[r=8]").name == "lora[r=8]"

@@ -194,9 +194,11 @@ def _gate_config(args: argparse.Namespace, run_folder: Path) -> GateConfig:
     if args.metric:
         metrics = dict(config.metrics)
         for item in args.metric:
-            name, _, drop = item.partition("=")
+            name, equals, drop = item.partition("=")
             try:
-                metrics[name.strip()] = float(drop) if drop else metrics.get(name.strip())
+                if equals and not drop.strip():
+                    raise ValueError(drop)
+                metrics[name.strip()] = float(drop) if equals else metrics.get(name.strip())
             except ValueError:
                 raise InputError.single(
                     "--metric", "metric", f"bad max drop in {item!r}", "write NAME or NAME=0.05"
@@ -204,4 +206,27 @@ def _gate_config(args: argparse.Namespace, run_folder: Path) -> GateConfig:
         update["metrics"] = metrics
     if not update:
         return config
-    return parse_gate_config(config.model_dump() | update, "command line")
+    try:
+        return parse_gate_config(config.model_dump() | update, "command line")
+    except InputError as e:
+        # a flag's value is refused: name the flag
+        raise InputError(
+            [
+                replace(p, file=_GATE_FLAGS.get(p.field.split(".")[1], p.file))
+                if p.field.count(".") >= 1
+                else p
+                for p in e.problems
+            ]
+        ) from None
+
+
+#: the `harness check` flag that sets each field of the gate config
+_GATE_FLAGS = {
+    "max_drop": "--max-drop",
+    "forgetting_budget": "--forgetting-budget",
+    "alpha": "--alpha",
+    "metrics": "--metric",
+    "strategies": "--strategies",
+    "bootstrap_resamples": "--resamples",
+    "seed": "--seed",
+}

@@ -6,11 +6,15 @@ import argparse
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from harness.cli._common import Subcommands, device, dtype, load_cli_plugins, names, whole_number
 from harness.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from harness.config import RunConfig
 
 
 def add_run_command(sub: Subcommands) -> None:
@@ -64,7 +68,7 @@ def add_run_command(sub: Subcommands) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.config import RunConfig, StrategyEntry, load_config
+    from harness.config import StrategyEntry, load_config
     from harness.demo import DEMO_CONFIG
     from harness.runner import Runner, make_plan
 
@@ -98,10 +102,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         known = {s.row: s for s in config.strategies}
         update["strategies"] = [known.get(n) or StrategyEntry(name=n) for n in args.strategies]
         from_flags["strategies"] = {i for i, n in enumerate(args.strategies) if n not in known}
-    config = RunConfig.model_validate(config.model_dump() | update)
+    source = str(args.config or DEMO_CONFIG)
+    config = _with_flags(config, update, source)
     plugins = load_cli_plugins(args, config.block_plugins)
     plugins.raise_for_failures()
-    source = str(args.config or DEMO_CONFIG)
     try:
         plan = make_plan(config, plugins, source)
     except InputError as e:
@@ -128,3 +132,23 @@ def _name_the_flag(problem: Problem, source: str, from_flags: dict[str, set[int]
     if index is not None and int(index) not in from_flags[match[1]]:
         return problem  # an entry of the config file, kept by the flag
     return replace(problem, file=_FLAGS[match[1]], line=None)
+
+
+def _with_flags(config: RunConfig, update: dict[str, Any], source: str) -> RunConfig:
+    """The config with the flags' values; what they break is named after the flag (a
+    replicate count that runs the config's seed past the largest one, say)."""
+    from pydantic import ValidationError
+
+    from harness.config import RunConfig
+
+    try:
+        return RunConfig.model_validate(config.model_dump() | update)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            top = str(err["loc"][0]) if err["loc"] else ""
+            flag = {"cache": "--no-cache", **_FLAGS}.get(top, f"--{top.replace('_', '-')}")
+            where = flag if top in update else source
+            problems.append(Problem(where, field, err["msg"], "see `harness run --help`"))
+        raise InputError(problems) from None

@@ -26,6 +26,7 @@ from harness.models.base import LanguageModel, ReportsUsage, ScoreRequest, capab
 from harness.progress import PhaseReporter, UnitProgress
 from harness.resources import cuda_peak_memory_mb, peak_memory_mb, reset_peak_memory
 from harness.results import Cost, write_predictions
+from harness.run_folder import artifacts_dir
 from harness.strategy import AdaptContext, Predictor
 from harness.suites import Suite
 from harness.timeouts import Timeout, call_with_timeout
@@ -124,7 +125,7 @@ def _adapt_chain(unit: WorkUnit, context: UnitContext, reporter: PhaseReporter) 
     for i, link in enumerate(row.chain):
         # the strategy names its own phases (training, indexing...) when it has any
         reporter.phase(f"adapting ({link.name})" if len(row.chain) > 1 else "adapting")
-        work_dir = unit.run.run_dir / "artifacts" / row.row / link.name
+        work_dir = artifacts_dir(unit.run.run_dir, row.row) / link.name
         if row.replicated:
             work_dir = work_dir / f"seed-{unit.seed}"
         if not unit.run.run_dir.is_dir():

@@ -7,7 +7,7 @@ import json
 from dataclasses import fields, replace
 from pathlib import Path
 
-from harness.cli._common import whole_number
+from harness.cli._common import names, whole_number
 from harness.errors import InputError, Problem
 
 
@@ -43,6 +43,7 @@ def add_lab_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     myths.add_argument("--model", help="hub id or local folder (default: the demo model)")
     myths.add_argument(
         "--suites",
+        type=names,
         help="comma-separated suite names or suite.yaml paths, targets and forgetting suites "
         "(default: the demo lab's tickets intent and its four skills)",
     )
@@ -118,11 +119,7 @@ def _myths(args: argparse.Namespace) -> int:
     from harness.lab.myths import DEMO_FORGETTING, DEMO_TARGET, MythsSetup, run_myths
 
     demo = not args.suites
-    suites = (
-        (DEMO_TARGET, *DEMO_FORGETTING)
-        if demo
-        else tuple(s.strip() for s in args.suites.split(",") if s.strip())
-    )
+    suites = (DEMO_TARGET, *DEMO_FORGETTING) if demo else tuple(args.suites)
     setup = MythsSetup(
         model=args.model,
         suites=suites,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from pydantic import BaseModel
     from rich.console import Console
 
     from harness.metrics import Metric
@@ -48,6 +49,10 @@ class Reporter(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    #: the schema of the reporter's section of the run config's `tracking:` mapping
+    #: (`tracking: {NAME: {...}}`), checked when the run is planned; None: it takes none.
+    #: Since 0.2.0.
+    settings: ClassVar[type[BaseModel] | None] = None
 
     @abstractmethod
     def render(self, context: ReportContext) -> None:

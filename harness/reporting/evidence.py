@@ -31,6 +31,7 @@ from harness.reporting.recommend import (
     recommend,
 )
 from harness.results import RunResults, read_predictions
+from harness.run_folder import artifacts_dir
 
 #: row -> {"train": [(step, loss)], "eval": [(step, loss)]}
 LossCurves = dict[str, dict[str, list[tuple[float, float]]]]
@@ -189,7 +190,7 @@ def read_loss_curves(run_dir: Path, strategies: list[str]) -> LossCurves:
     """Training and eval loss per step, for rows whose artifacts include a loss log."""
     curves: LossCurves = {}
     for row in strategies:
-        root = Path(run_dir) / "artifacts" / row
+        root = artifacts_dir(Path(run_dir), row)
         if not root.is_dir():
             continue
         records: list[dict[str, Any]] = []
