@@ -325,6 +325,12 @@ def _csv_rows(data: bytes) -> Iterator[Row]:
         return
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
+        header = reader.fieldnames or []
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:  # a record would keep the last column of each name, silently
+            names = ", ".join(repr(name) for name in repeated)
+            yield 1, None, f"the header repeats the column {names}\tname each column once"
+            return
         for record in reader:
             if None in record:
                 yield reader.line_num, None, "more values than header columns"

@@ -94,6 +94,23 @@ def test_problems_name_the_file_and_its_line(tmp_path: Path) -> None:
     assert "'neutral' is not in `labels`" in problem.message
 
 
+def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "sourced" / "data"
+    _write(folder / "test.csv", _records("test", 3))
+    path = folder / "test.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    lines[0] = ",".join([*header, header[1]])  # the second column once more
+    lines[1:] = [line + ",x" for line in lines[1:]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as raised:
+        load_suite(_suite(tmp_path, {"test": "data/test.csv"}))
+    (problem,) = raised.value.problems
+    assert problem.file.endswith("test.csv") and problem.line == 1
+    assert f"repeats the column {header[1]!r}" in problem.message
+    assert "name each column once" in problem.fix
+
+
 def test_unknown_formats_and_missing_folders_are_refused_before_reading(tmp_path: Path) -> None:
     folder = tmp_path / "sourced"
     folder.mkdir()
