@@ -328,6 +328,17 @@ def _suite_metrics(
         for name in metrics
         if (problem := metric_problem(suite.spec, name, known)) is not None
     ]
+    # removing a metric the suite does not have is a typo, not a no-op
+    problems += [
+        Problem(
+            source,
+            f"{where}.metrics",
+            f"-{edit[1:].strip()}: suite {suite.name!r} has no metric {edit[1:].strip()!r}",
+            f"remove one of its metrics {list(suite.spec.metrics)}",
+        )
+        for edit in entry.metrics or ()
+        if edit[:1] == "-" and edit[1:].strip() not in suite.spec.metrics
+    ]
     if not metrics:
         problems.append(
             Problem(source, f"{where}.metrics", "no metric left", "keep at least one metric")

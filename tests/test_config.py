@@ -502,6 +502,7 @@ def test_a_suite_entry_mixing_forms_points_at_its_line(tmp_path: Path) -> None:
         ({"primary_metric": "bleu"}, "suites[0].primary_metric", "primary metric 'bleu'"),
         ({"metrics": ["-exact_match", "-token_f1", "-rougeL", "-perplexity"]}, "suites[0].metrics",
          "no metric left"),
+        ({"metrics": ["-bleu"]}, "suites[0].metrics", "has no metric 'bleu'"),
     ],
 )  # fmt: skip
 def test_bad_suite_metrics_are_reported_with_field_and_fix(
