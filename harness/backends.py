@@ -8,6 +8,7 @@ strategies a backend's models cannot serve. Nothing here names a concrete backen
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -120,7 +121,15 @@ def resolve_model(
                 "add `name: MODEL` to the model mapping",
             )
         name = demo_model_path()
-    backend.check(name)
+    try:
+        backend.check(name)
+    except InputError as e:
+        if where == "model":
+            raise
+        # a row's own model: its field says which row (`strategies[1].model`)
+        raise InputError(
+            [dataclasses.replace(p, field=where) if p.field == "model" else p for p in e.problems]
+        ) from None
     code = plugins.backends.identity(cls)
     return ResolvedModel(name, backend, tuple(sorted(code.items())))
 

@@ -207,6 +207,13 @@ CONFIG_CASES: dict[str, Builder] = {
         ],
         [str(case.inputs / "run.yaml"), "[model]"],
     ),
+    "config-row-model-missing": lambda case: (
+        case.config_run(
+            "strategies: [zero-shot, {name: zero-shot, label: other, model: "
+            f"{case.inputs / 'no-such-model'}}}]\n"
+        ),
+        [str(case.inputs / "no-such-model"), "[strategies[1].model]", "does not exist"],
+    ),
     "config-replicates-huge": _config_body(
         "replicates: 100000000000000000000\n", "[replicates]", "1000"
     ),
