@@ -443,11 +443,8 @@ class UnitProgress(PhaseReporter):
 
     def __init__(self, display: RunProgress, unit: WorkUnit) -> None:
         self.display = display
-        self.unit = unit
         self.key = unit.label
         self.phases: list[_Phase] = []
-        self.evaluations: list[tuple[str, int, float]] = []
-        self._evaluating: tuple[str, int, float] | None = None
         self._task: TaskID | None = None
 
     @property
@@ -476,7 +473,7 @@ class UnitProgress(PhaseReporter):
             if current is None:
                 self.phases.append(_Phase("adapting", None, self.display.clock()))
                 current = self.phases[-1]
-            current.completed = max(_steps(completed) or 0, 0)
+            current.completed = _steps(completed) or 0
             current.figures.update(figures)
             self.display.estimator.step(self.key, current.completed)
             self.display.show(self)
@@ -485,8 +482,6 @@ class UnitProgress(PhaseReporter):
     def evaluating(self, suite: str, total: int) -> None:
         with self.display.lock:
             self._close_phase()
-            self._close_evaluation()
-            self._evaluating = (suite, total, self.display.clock())
             self.phases.append(_Phase("evaluating", total, self.display.clock(), suite))
             self.display.estimator.evaluating(self.key, suite)
             self.display.show(self, refresh=True)
@@ -494,7 +489,7 @@ class UnitProgress(PhaseReporter):
     def evaluated(self, n: int) -> None:
         with self.display.lock:
             current = self.current
-            if current is None or self._evaluating is None:
+            if current is None or current.name != "evaluating":
                 return
             current.completed += n
             self.display.estimator.evaluated_examples(self.key, current.completed)
@@ -505,23 +500,17 @@ class UnitProgress(PhaseReporter):
         if current is not None and not current.seconds:
             current.seconds = self.display.clock() - current.started
 
-    def _close_evaluation(self) -> None:
-        if self._evaluating is not None:
-            suite, total, started = self._evaluating
-            self.evaluations.append((suite, total, self.display.clock() - started))
-            self._evaluating = None
-
     def close(self) -> None:
         with self.display.lock:
             self._close_phase()
-            self._close_evaluation()
 
     def summary(self) -> str:
         """`training 40 steps, loss 0.41 19.4 s; evaluating 3 suites 2.1 s`."""
         parts = [p.summary() for p in self.phases if p.worth_telling and p.name != "evaluating"]
-        if self.evaluations:
-            n = len(self.evaluations)
-            seconds = sum(s for _, _, s in self.evaluations)
+        evaluations = [p for p in self.phases if p.name == "evaluating"]
+        if evaluations:
+            n = len(evaluations)
+            seconds = sum(p.seconds for p in evaluations)
             parts.append(f"evaluating {n} suite{'s' if n > 1 else ''} {seconds:.1f} s")
         return "; ".join(parts)
 
